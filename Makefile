@@ -1,0 +1,53 @@
+# kiln's build, test and set-up targets. Everything a fresh Debian 12 machine needs
+# for the tests is installed by these targets, never by hand.
+
+GO ?= go
+BIN := bin/kiln
+
+.PHONY: all setup deps build test unit e2e bench fuzz example render-examples
+
+all: build
+
+## setup: install what the tools and tests need (Debian packages, Docker engine, kind cluster).
+setup: deps cluster
+
+## deps: Debian packages the build itself needs.
+deps:
+	@command -v git >/dev/null || (apt-get update && apt-get install -y git)
+
+build:
+	$(GO) build -o $(BIN) ./cmd/kiln
+
+## unit: evaluation, rendering and golden tests; no Docker or cluster needed.
+unit:
+	$(GO) test ./...
+
+## fuzz: a short run of every fuzz target.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME) ./builtins/k8syaml
+	$(GO) test -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME) ./builtins/inject
+
+## e2e: end-to-end tests against the real kind cluster (made by `make cluster`).
+e2e: cluster
+	$(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+
+## test: everything CI runs.
+test: unit fuzz
+
+## bench: Go benchmarks (evaluation + render of a 200-service project, hashing, ...).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## example: the main job: render the example Go service.
+example: build
+	./$(BIN) render -f examples/go-service
+
+## render-examples: render every example twice and check the output is identical.
+render-examples: build
+	@set -e; tmp=$$(mktemp -d); for d in examples/*/; do \
+	  ./$(BIN) render -f $$d > $$tmp/1; ./$(BIN) render -f $$d > $$tmp/2; \
+	  cmp $$tmp/1 $$tmp/2; echo "rendered $$d"; \
+	done; rm -rf $$tmp
+
+-include test/cluster/cluster.mk

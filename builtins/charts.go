@@ -1,0 +1,112 @@
+package builtins
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/kiln-dev/kiln/builtins/helmchart"
+	"github.com/kiln-dev/kiln/builtins/k8syaml"
+	"github.com/kiln-dev/kiln/builtins/kustomize"
+	"go.starlark.net/starlark"
+)
+
+func (s *State) chartBuiltins() starlark.StringDict {
+	return starlark.StringDict{
+		"helm":      starlark.NewBuiltin("helm", s.helm),
+		"kustomize": starlark.NewBuiltin("kustomize", s.kustomize),
+	}
+}
+
+// clusterScoped are kinds that never carry a namespace; helm(namespace=) leaves them alone.
+var clusterScoped = map[string]bool{
+	"Namespace": true, "CustomResourceDefinition": true, "ClusterRole": true,
+	"ClusterRoleBinding": true, "PersistentVolume": true, "StorageClass": true,
+	"PriorityClass": true, "IngressClass": true, "APIService": true, "RuntimeClass": true,
+	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
+	"CSIDriver": true, "VolumeAttachment": true, "Node": true,
+}
+
+// helm is helm(paths, name=None, namespace=None, values=[], set=[], kube_version=None,
+// skip_crds=False): the chart rendered in-process, as a blob of YAML. Local values files patch
+// the chart's default values, later files winning, then set= on top.
+func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var chart, name, namespace, kubeVersion string
+	var values, set stringList
+	var skipCRDs bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "paths", &chart, "name?", &name, "namespace?", &namespace,
+		"values?", &values, "set?", &set, "kube_version?", &kubeVersion, "skip_crds?", &skipCRDs); err != nil {
+		return nil, err
+	}
+	chartAbs := s.abs(t, chart)
+	s.host.RecordRead(chartAbs)
+	opts := helmchart.Options{
+		Chart: chartAbs, ReleaseName: name, Namespace: namespace, Set: set,
+		KubeVersion: kubeVersion, SkipCRDs: skipCRDs,
+	}
+	if opts.ReleaseName == "" {
+		opts.ReleaseName = filepath.Base(chartAbs)
+	}
+	for _, v := range values {
+		abs := s.abs(t, v)
+		s.host.RecordRead(abs)
+		opts.ValuesFiles = append(opts.ValuesFiles, abs)
+	}
+	out, files, err := helmchart.Render(opts)
+	for _, f := range files {
+		s.host.RecordRead(f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), s.relErr(err))
+	}
+	source := "helm chart " + s.rel(chartAbs)
+	if namespace != "" {
+		out, err = setNamespace(source, out, namespace)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return Blob{Text: string(out), Source: source}, nil
+}
+
+// setNamespace puts namespaced objects without a namespace into ns, as `helm install -n` would.
+func setNamespace(source string, stream []byte, ns string) ([]byte, error) {
+	objs, err := k8syaml.DecodeObjects(source, stream)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if clusterScoped[o.Kind()] || o.Namespace() != "" {
+			continue
+		}
+		o["metadata"].(map[string]any)["namespace"] = ns
+	}
+	return k8syaml.EncodeObjects(objs)
+}
+
+// kustomize is kustomize(paths, kustomize_bin=None, flags=[]): the kustomization built
+// in-process with krusty, as a blob of YAML. kustomize_bin is accepted and ignored: kiln
+// never runs a kustomize binary.
+func (s *State) kustomize(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var dir string
+	var bin starlark.Value
+	var flags stringList
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "paths", &dir, "kustomize_bin?", &bin, "flags?", &flags); err != nil {
+		return nil, err
+	}
+	abs := s.abs(t, dir)
+	s.host.RecordRead(abs)
+	out, files, err := kustomize.Build(kustomize.Options{Dir: abs, Flags: flags})
+	for _, f := range files {
+		s.host.RecordRead(f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), s.relErr(err))
+	}
+	return Blob{Text: string(out), Source: "kustomization " + s.rel(abs)}, nil
+}
+
+// relErr replaces the project's absolute directory in an error with nothing, so messages
+// name project-relative paths and stay the same across machines.
+func (s *State) relErr(err error) error {
+	return fmt.Errorf("%s", replaceAll(err.Error(), s.host.Dir+string(filepath.Separator), ""))
+}

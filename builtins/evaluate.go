@@ -1,0 +1,67 @@
+package builtins
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/kiln-dev/kiln/runtime/contexthash"
+	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/host"
+	"go.starlark.net/starlark"
+)
+
+// Evaluate runs the project file at path (a Kilnfile, a Tiltfile, or a directory holding one)
+// and returns its plan. Errors name file:line; a Starlark error carries its backtrace.
+func Evaluate(path string, opts Options) (*plan.Plan, error) {
+	main, err := host.FindMain(path)
+	if err != nil {
+		return nil, err
+	}
+	h := host.New(filepath.Dir(main), nil)
+	s := newState(h, opts)
+	s.mainPath = main
+	h.Predeclared = s.predeclared(main)
+	h.Print = func(msg string) { fmt.Fprintln(s.opts.Stdout, msg) }
+
+	if _, err := h.Exec(main); err != nil {
+		if code, ok := isExit(err); !ok || code != 0 {
+			return nil, &EvalError{Err: err}
+		}
+	}
+	thread := h.NewThread("assemble")
+	if s.opts.CacheDir != "" {
+		if s.hashCache, err = contexthash.Open(s.opts.CacheDir); err != nil {
+			s.hashCache = nil // a broken cache is only slower: hash from scratch
+		}
+	}
+	p, err := s.assemble(thread)
+	if err != nil {
+		return nil, &EvalError{Err: err}
+	}
+	if s.hashCache != nil {
+		_ = s.hashCache.Save()
+	}
+	return p, nil
+}
+
+// EvalError is an evaluation failure. Its message is what the user sees: a Starlark
+// backtrace with file:line, or an assembly error that names its call site.
+type EvalError struct{ Err error }
+
+func (e *EvalError) Error() string { return host.ErrorMessage(e.Err) }
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// predeclared returns every builtin a project file sees.
+func (s *State) predeclared(mainPath string) starlark.StringDict {
+	all := starlark.StringDict{}
+	for _, group := range []starlark.StringDict{
+		s.fileBuiltins(), s.osModules(), s.settingsBuiltins(), s.imageBuiltins(),
+		s.k8sBuiltins(), s.chartBuiltins(), s.localBuiltins(), s.clusterBuiltins(),
+		{"config": s.config.module(mainPath)},
+	} {
+		for k, v := range group {
+			all[k] = v
+		}
+	}
+	return all
+}

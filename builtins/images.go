@@ -1,0 +1,219 @@
+package builtins
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/kiln-dev/kiln/runtime/plan"
+	"go.starlark.net/starlark"
+)
+
+// imageTarget is an image recorded by docker_build, custom_build or a convention folder.
+// Paths are absolute here; Assemble makes them project-relative.
+type imageTarget struct {
+	plan.Image
+	contextAbs    string
+	dockerfileAbs string // "" when dockerfile_contents is used
+	ignore, only  []string
+	steps         []*stepValue
+	customDeps    []string // absolute, for custom_build
+	customImgDeps []string
+}
+
+func (s *State) imageBuiltins() starlark.StringDict {
+	return starlark.StringDict{
+		"docker_build":      starlark.NewBuiltin("docker_build", s.dockerBuild),
+		"custom_build":      starlark.NewBuiltin("custom_build", s.customBuild),
+		"default_registry":  starlark.NewBuiltin("default_registry", s.defaultRegistry),
+		"sync":              starlark.NewBuiltin("sync", s.syncStep),
+		"run":               starlark.NewBuiltin("run", s.runStep),
+		"fall_back_on":      starlark.NewBuiltin("fall_back_on", s.fallBackOnStep),
+		"initial_sync":      starlark.NewBuiltin("initial_sync", s.simpleStep(plan.StepInitialSync)),
+		"restart_container": starlark.NewBuiltin("restart_container", s.simpleStep(plan.StepRestartContainer)),
+	}
+}
+
+// parseRef splits a docker_build ref into the repository and the tag to match, if any.
+func parseRef(ref string) (repo, tag string, err error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", "", fmt.Errorf("ref %q is not a valid image reference: %v", ref, err)
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return "", "", fmt.Errorf("ref %q has a digest; name the repository (and optionally a tag) kiln should build", ref)
+	}
+	repo = ref
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+		repo = strings.TrimSuffix(ref, ":"+tag)
+	}
+	return repo, tag, nil
+}
+
+func (s *State) addImage(t *starlark.Thread, img *imageTarget) error {
+	for _, other := range s.images {
+		if other.Ref == img.Ref && other.MatchTag == img.MatchTag {
+			return fmt.Errorf("image %q is already defined at %s; each image ref can be built once", img.Ref, other.Pos)
+		}
+	}
+	s.images = append(s.images, img)
+	return nil
+}
+
+// dockerBuild is docker_build(ref, context, ...): an image built from a Dockerfile.
+func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ref, context, dockerfile, dockerfileContents, target, network, platform string
+		buildArgs                                                               stringMap
+		liveUpdate                                                              starlark.Value
+		matchInEnv, pull                                                        bool
+		ignore, only, extraTag, ssh, secret, cacheFrom, extraHosts              stringList
+		entrypoint                                                              command
+		containerArgs                                                           stringList
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"ref", &ref, "context", &context,
+		"build_args?", &buildArgs, "dockerfile?", &dockerfile, "dockerfile_contents?", &dockerfileContents,
+		"live_update?", &liveUpdate, "match_in_env_vars?", &matchInEnv,
+		"ignore?", &ignore, "only?", &only, "entrypoint?", &entrypoint, "target?", &target,
+		"ssh?", &ssh, "network?", &network, "secret?", &secret, "extra_tag?", &extraTag,
+		"container_args?", &containerArgs, "cache_from?", &cacheFrom, "pull?", &pull,
+		"platform?", &platform, "extra_hosts?", &extraHosts); err != nil {
+		return nil, err
+	}
+	repo, tag, err := parseRef(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if dockerfile != "" && dockerfileContents != "" {
+		return nil, fmt.Errorf("%s(%q): give dockerfile or dockerfile_contents, not both", b.Name(), ref)
+	}
+	img := &imageTarget{Image: plan.Image{
+		Ref: repo, MatchTag: tag, Source: "docker_build", Pos: pos(t),
+		BuildArgs: buildArgs, Target: target, Entrypoint: entrypoint, ExtraTags: extraTag,
+		MatchInEnvVars: matchInEnv, Network: network, Platform: platform, Secrets: secret, SSH: ssh,
+		DockerfileContents: dockerfileContents,
+	}}
+	img.contextAbs = s.abs(t, context)
+	if !isDir(img.contextAbs) {
+		return nil, fmt.Errorf("%s(%q): context %s is not a directory", b.Name(), ref, s.rel(img.contextAbs))
+	}
+	s.host.RecordRead(img.contextAbs)
+	if dockerfileContents == "" {
+		if dockerfile == "" {
+			img.dockerfileAbs = filepath.Join(img.contextAbs, "Dockerfile")
+		} else {
+			img.dockerfileAbs = s.abs(t, dockerfile)
+		}
+		s.host.RecordRead(img.dockerfileAbs)
+		if !isFile(img.dockerfileAbs) {
+			return nil, fmt.Errorf("%s(%q): Dockerfile %s does not exist; create it, or pass dockerfile= or dockerfile_contents=", b.Name(), ref, s.rel(img.dockerfileAbs))
+		}
+	}
+	img.ignore, img.only = ignore, only
+	steps, err := s.takeSteps(b.Name(), ref, liveUpdate)
+	if err != nil {
+		return nil, err
+	}
+	img.steps = steps // sync paths are checked once image dependencies are known
+	return starlark.None, s.addImage(t, img)
+}
+
+// customBuild is custom_build(ref, command, deps, ...): an image built by a user command,
+// which must produce the image named by $EXPECTED_REF.
+func (s *State) customBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ref, tag, outputsTo, dir            string
+		cmd, cmdBat, cmdBatVal, entrypoint  command
+		deps, ignore, imageDeps             stringList
+		liveUpdate                          starlark.Value
+		disablePush, skipsLocal, matchInEnv bool
+		env                                 stringMap
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"ref", &ref, "command", &cmd, "deps", &deps, "tag?", &tag, "disable_push?", &disablePush,
+		"skips_local_docker?", &skipsLocal, "live_update?", &liveUpdate, "match_in_env_vars?", &matchInEnv,
+		"ignore?", &ignore, "entrypoint?", &entrypoint, "command_bat_val?", &cmdBatVal,
+		"outputs_image_ref_to?", &outputsTo, "command_bat?", &cmdBat, "image_deps?", &imageDeps,
+		"env?", &env, "dir?", &dir); err != nil {
+		return nil, err
+	}
+	repo, matchTag, err := parseRef(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if len(cmd) == 0 {
+		return nil, fmt.Errorf("%s(%q): command is empty; give the command that builds $EXPECTED_REF", b.Name(), ref)
+	}
+	workdir := dirOf(t)
+	if dir != "" {
+		workdir = s.abs(t, dir)
+	}
+	img := &imageTarget{Image: plan.Image{
+		Ref: repo, MatchTag: matchTag, Source: "custom_build", Pos: pos(t),
+		Entrypoint: entrypoint, MatchInEnvVars: matchInEnv,
+		Custom: &plan.CustomBuild{
+			Command: plan.Command{Argv: cmd, Dir: s.rel(workdir), Env: env}, Tag: tag,
+			DisablePush: disablePush, SkipsLocal: skipsLocal, OutputsImage: outputsTo,
+		},
+	}}
+	img.contextAbs = workdir
+	for _, d := range deps {
+		abs := s.abs(t, d)
+		s.host.RecordRead(abs)
+		img.customDeps = append(img.customDeps, abs)
+	}
+	img.ignore = ignore
+	img.customImgDeps = imageDeps
+	steps, err := s.takeSteps(b.Name(), ref, liveUpdate)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range steps {
+		if st.kind != plan.StepSync {
+			continue
+		}
+		inside := false
+		for _, d := range img.customDeps {
+			inside = inside || within(d, st.localAbs)
+		}
+		if !inside {
+			return nil, fmt.Errorf("%s(%q): live_update sync(%q) at %s is outside every path in deps", b.Name(), ref, s.rel(st.localAbs), st.pos)
+		}
+	}
+	img.steps = steps
+	return starlark.None, s.addImage(t, img)
+}
+
+// defaultRegistry is default_registry(host, host_from_cluster=None, single_name=”): images
+// are pushed to host, with '/' in refs escaped as '_', as Tilt does.
+func (s *State) defaultRegistry(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var host, fromCluster, singleName string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "host_from_cluster?", &fromCluster, "single_name?", &singleName); err != nil {
+		return nil, err
+	}
+	if _, err := reference.ParseNormalizedNamed(host + "/x"); err != nil {
+		return nil, fmt.Errorf("%s: %q is not a registry host: %v", b.Name(), host, err)
+	}
+	s.settings.DefaultRegistry = host
+	return starlark.None, nil
+}
+
+// registryRepo applies default_registry to a ref.
+func registryRepo(registry, ref string) string {
+	if registry == "" {
+		return ref
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return registry + "/" + strings.ReplaceAll(reference.Path(named), "/", "_")
+}
+
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}

@@ -1,0 +1,310 @@
+package builtins
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/distribution/reference"
+	"github.com/kiln-dev/kiln/runtime/contexthash"
+	"github.com/kiln-dev/kiln/runtime/dockerfile"
+	"github.com/kiln-dev/kiln/runtime/plan"
+)
+
+// resolveImages finds each image's dependencies on other images of the project (a Dockerfile
+// FROM another built image), then computes every image's content tag in dependency order:
+// the hash of the build context after excludes, the Dockerfile, build args, target and the
+// tags of the images it builds FROM. Nothing is built: an unchanged project gets the same tags.
+func (s *State) resolveImages() error {
+	if err := s.findImageDeps(); err != nil {
+		return err
+	}
+	order, err := s.imageOrder()
+	if err != nil {
+		return err
+	}
+	if err := s.checkSyncPaths(); err != nil {
+		return err
+	}
+	digests, err := s.hashInputs()
+	if err != nil {
+		return err
+	}
+	byRef := map[string]*imageTarget{}
+	for _, img := range s.images {
+		byRef[img.Ref] = img
+	}
+	for _, img := range order {
+		d := digests[img]
+		img.Inputs = d.inputs
+		var depTags []string
+		for _, dep := range img.ImageDeps {
+			depTags = append(depTags, dep+"="+byRef[dep].Tag)
+		}
+		img.Inputs.Deps = depTags
+		img.Repo = registryRepo(s.settings.DefaultRegistry, img.Ref)
+		if img.Custom != nil && img.Custom.Tag != "" {
+			img.Tag = img.Custom.Tag // the user's command produces this tag
+			continue
+		}
+		img.Tag = tagFor(append([]string{img.Source, d.inputs.ContextDigest, d.inputs.DockerfileDigest, d.extra}, depTags...)...)
+	}
+	return nil
+}
+
+// dockerfileBytes returns the image's Dockerfile (read through the host, so it is watched).
+func (s *State) dockerfileBytes(img *imageTarget) ([]byte, error) {
+	if img.dockerfileAbs == "" {
+		return []byte(img.DockerfileContents), nil
+	}
+	return s.host.ReadFile(img.dockerfileAbs)
+}
+
+// findImageDeps sets ImageDeps: the other images of the project a Dockerfile builds FROM.
+func (s *State) findImageDeps() error {
+	type named struct {
+		name string
+		img  *imageTarget
+	}
+	var names []named
+	for _, img := range s.images {
+		n, err := reference.ParseNormalizedNamed(img.Ref)
+		if err != nil {
+			return fmt.Errorf("%s: image %q: %v", img.Pos, img.Ref, err)
+		}
+		names = append(names, named{n.Name(), img})
+	}
+	for _, img := range s.images {
+		deps := map[string]bool{}
+		if img.Custom != nil {
+			for _, d := range img.customImgDeps {
+				deps[d] = true
+			}
+		} else {
+			data, err := s.dockerfileBytes(img)
+			if err != nil {
+				return fmt.Errorf("%s: image %q: %v", img.Pos, img.Ref, err)
+			}
+			info, _, err := dockerfile.Parse(data, img.BuildArgs)
+			if err != nil {
+				where := "dockerfile_contents"
+				if img.dockerfileAbs != "" {
+					where = s.rel(img.dockerfileAbs)
+				}
+				var dfErr *dockerfile.Error
+				if errors.As(err, &dfErr) && dfErr.Line > 0 {
+					return fmt.Errorf("%s:%d: %v (image %q declared at %s)", where, dfErr.Line, dfErr.Err, img.Ref, img.Pos)
+				}
+				return fmt.Errorf("%s: %v (image %q declared at %s)", where, err, img.Ref, img.Pos)
+			}
+			for _, base := range dockerfile.BaseImages(info, img.Target) {
+				bn, err := reference.ParseNormalizedNamed(base)
+				if err != nil {
+					continue // an ARG-built or otherwise odd ref: BuildKit will judge it
+				}
+				tag := ""
+				if t, ok := bn.(reference.Tagged); ok {
+					tag = t.Tag()
+				}
+				for _, other := range names {
+					if other.img != img && other.name == bn.Name() && (other.img.MatchTag == "" || other.img.MatchTag == tag) {
+						deps[other.img.Ref] = true
+					}
+				}
+			}
+		}
+		img.ImageDeps = sortedStrings(deps)
+	}
+	return nil
+}
+
+// imageOrder sorts images so that each comes after the images it builds FROM.
+func (s *State) imageOrder() ([]*imageTarget, error) {
+	byRef := map[string]*imageTarget{}
+	for _, img := range s.images {
+		byRef[img.Ref] = img
+	}
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[*imageTarget]int{}
+	var order []*imageTarget
+	var stack []string
+	var visit func(img *imageTarget) error
+	visit = func(img *imageTarget) error {
+		switch state[img] {
+		case done:
+			return nil
+		case visiting:
+			i := 0
+			for stack[i] != img.Ref {
+				i++
+			}
+			return fmt.Errorf("dependency cycle between images: %s -> %s; a Dockerfile cannot build FROM an image that builds FROM it", strings.Join(stack[i:], " -> "), img.Ref)
+		}
+		state[img] = visiting
+		stack = append(stack, img.Ref)
+		for _, d := range img.ImageDeps {
+			dep := byRef[d]
+			if dep == nil {
+				return fmt.Errorf("%s: image %q: image_deps names %q, which no docker_build or custom_build defines", img.Pos, img.Ref, d)
+			}
+			if err := visit(dep); err != nil {
+				return err
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[img] = done
+		order = append(order, img)
+		return nil
+	}
+	for _, img := range s.images {
+		if err := visit(img); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+type imageDigest struct {
+	inputs plan.Inputs
+	extra  string // build args, target, platform, command: what else the tag covers
+}
+
+// hashInputs hashes every image's inputs, several contexts at a time.
+func (s *State) hashInputs() (map[*imageTarget]imageDigest, error) {
+	out := make(map[*imageTarget]imageDigest, len(s.images))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, img := range s.images {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(img *imageTarget) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d, err := s.hashImage(img)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%s: image %q: %v", img.Pos, img.Ref, s.relErr(err))
+				}
+				return
+			}
+			out[img] = d
+		}(img)
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
+	var d imageDigest
+	if img.Custom != nil {
+		h := sha256.New()
+		files := 0
+		for _, dep := range img.customDeps {
+			st, err := os.Stat(dep)
+			if err != nil {
+				return d, fmt.Errorf("custom_build dep %s: %v", s.rel(dep), err)
+			}
+			if st.IsDir() {
+				digest, list, err := s.hashCache.Hash(contexthash.Spec{Dir: dep, Ignore: img.ignore})
+				if err != nil {
+					return d, err
+				}
+				files += len(list)
+				fmt.Fprintf(h, "%s %s\n", s.rel(dep), digest)
+				continue
+			}
+			data, err := os.ReadFile(dep)
+			if err != nil {
+				return d, err
+			}
+			files++
+			fmt.Fprintf(h, "%s %x\n", s.rel(dep), sha256.Sum256(data))
+		}
+		d.inputs.ContextDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		d.inputs.ContextFiles = files
+		d.extra = strings.Join(img.Custom.Command.Argv, "\x00") + "\x00" + img.Custom.Command.Dir + "\x00" + envString(img.Custom.Command.Env)
+		return d, nil
+	}
+	spec := contexthash.Spec{Dir: img.contextAbs, Dockerfile: img.dockerfileAbs, Ignore: img.ignore, Only: img.only}
+	excludes, err := contexthash.Excludes(spec)
+	if err != nil {
+		return d, err
+	}
+	img.Excludes = excludes
+	digest, files, err := s.hashCache.Hash(spec)
+	if err != nil {
+		return d, err
+	}
+	data, err := s.dockerfileBytes(img)
+	if err != nil {
+		return d, err
+	}
+	d.inputs.ContextDigest = digest
+	d.inputs.ContextFiles = len(files)
+	d.inputs.DockerfileDigest = fmt.Sprintf("sha256:%x", sha256.Sum256(data))
+	d.extra = "args=" + envString(img.BuildArgs) + "\x00target=" + img.Target + "\x00platform=" + img.Platform + "\x00network=" + img.Network +
+		"\x00secrets=" + strings.Join(img.Secrets, ",") + "\x00ssh=" + strings.Join(img.SSH, ",")
+	return d, nil
+}
+
+func envString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\x00", k, m[k])
+	}
+	return b.String()
+}
+
+// checkSyncPaths requires every docker_build sync() source to lie inside the build context of
+// the image or of an image it builds FROM: only those files can be in the running container.
+func (s *State) checkSyncPaths() error {
+	byRef := map[string]*imageTarget{}
+	for _, img := range s.images {
+		byRef[img.Ref] = img
+	}
+	for _, img := range s.images {
+		if img.Custom != nil {
+			continue
+		}
+		var contexts []string
+		var collect func(i *imageTarget)
+		collect = func(i *imageTarget) {
+			contexts = append(contexts, i.contextAbs)
+			for _, d := range i.ImageDeps {
+				collect(byRef[d])
+			}
+		}
+		collect(img)
+		for _, st := range img.steps {
+			if st.kind != plan.StepSync {
+				continue
+			}
+			inside := false
+			for _, c := range contexts {
+				inside = inside || within(c, st.localAbs)
+			}
+			if !inside {
+				return fmt.Errorf("%s: docker_build(%q): live_update sync(%q) at %s is outside the build context %s; sync only files the image is built from", img.Pos, img.Ref, s.rel(st.localAbs), st.pos, s.rel(img.contextAbs))
+			}
+		}
+	}
+	return nil
+}

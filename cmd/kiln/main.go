@@ -1,0 +1,142 @@
+// Command kiln runs a Kubernetes project described by a Kilnfile (or a Tiltfile): it builds
+// the images, applies the manifests to a local cluster, and keeps them live.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/kiln-dev/kiln/builtins"
+	"github.com/spf13/pflag"
+)
+
+// Exit codes: 0 success, 1 a failed run, 2 a usage error.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `kiln: the Kubernetes inner loop.
+
+Usage:
+  kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [-- ARGS]
+
+Commands:
+  render   print the fully resolved manifests (or, with -o json, the whole plan)
+
+Run 'kiln COMMAND --help' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	switch args[0] {
+	case "render":
+		return render(args[1:], stdout, stderr)
+	case "run", "watch", "down":
+		fmt.Fprintf(stderr, "kiln %s is not available in this build yet; use 'kiln render'\n", args[0])
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// commonFlags are the flags every command that evaluates a project takes.
+type commonFlags struct {
+	file, context, namespace string
+}
+
+func (c *commonFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&c.file, "file", "f", ".", "the Kilnfile or Tiltfile, or a directory holding one")
+	fs.StringVar(&c.context, "context", "", "the kubeconfig context to use (default: the current context)")
+	fs.StringVarP(&c.namespace, "namespace", "n", "", "the default namespace")
+}
+
+// parseFlags parses args, splitting off the script args after "--".
+func parseFlags(fs *pflag.FlagSet, args []string, stderr io.Writer) (scriptArgs []string, code int, ok bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, exitOK, false
+		}
+		return nil, exitUsage, false
+	}
+	if n := fs.ArgsLenAtDash(); n >= 0 {
+		if n > 0 {
+			fmt.Fprintf(stderr, "kiln: unexpected arguments %v; script arguments go after --\n", fs.Args()[:n])
+			return nil, exitUsage, false
+		}
+		return fs.Args(), exitOK, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kiln: unexpected arguments %v; script arguments go after --\n", fs.Args())
+		return nil, exitUsage, false
+	}
+	return nil, exitOK, true
+}
+
+func render(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("kiln render", pflag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	output := fs.StringP("output", "o", "yaml", "yaml: the manifests as one YAML stream; json: the whole plan")
+	scriptArgs, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if *output != "yaml" && *output != "json" {
+		fmt.Fprintf(stderr, "kiln render: --output must be yaml or json, not %q\n", *output)
+		return exitUsage
+	}
+	p, err := builtins.Evaluate(common.file, builtins.Options{
+		Args: scriptArgs, Subcommand: "render", Context: common.context, Namespace: common.namespace,
+		Stdout: stderr, Stderr: stderr, CacheDir: cacheDir(),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(stderr, "Warning: %s\n", w)
+	}
+	var out []byte
+	if *output == "json" {
+		out, err = p.RenderJSON()
+	} else {
+		out, err = p.RenderYAML()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	if _, err := stdout.Write(out); err != nil {
+		return exitFail
+	}
+	return exitOK
+}
+
+// cacheDir is where kiln keeps its content-hash cache: $KILN_CACHE_DIR, else the user cache
+// directory. "" (no cache) when neither can be had.
+func cacheDir() string {
+	if d := os.Getenv("KILN_CACHE_DIR"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "kiln")
+}

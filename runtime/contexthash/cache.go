@@ -1,0 +1,227 @@
+package contexthash
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+// fileKey identifies a file's content by its stat data.
+type fileKey struct {
+	path  string // absolute
+	size  int64
+	mtime int64 // ns since the epoch
+	ino   uint64
+	mode  uint32
+}
+
+func keyOf(abs string, fi fs.FileInfo) fileKey {
+	return fileKey{path: abs, size: fi.Size(), mtime: fi.ModTime().UnixNano(), ino: inode(fi), mode: uint32(fi.Mode())}
+}
+
+type cacheEntry struct {
+	size, mtime int64
+	ino         uint64
+	mode        uint32
+	digest      [32]byte
+	seen        bool // looked up or stored since the last Save
+}
+
+// Cache maps a file's (absolute path, size, mtime, inode, mode) to the
+// digest of its content, so that unchanged files are not read again. It is
+// safe for concurrent use. A nil *Cache is valid and caches nothing.
+type Cache struct {
+	file    string // "" for a memory-only cache
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	reads   atomic.Int64 // files read, for tests and diagnostics
+}
+
+// CacheFile is the name of the cache file inside the directory given to Open.
+const CacheFile = "contexthash.v1"
+
+const cacheMagic = "kiln contexthash cache v1\n"
+
+// Open returns the cache persisted in dir (kiln uses $XDG_CACHE_HOME/kiln or
+// ~/.cache/kiln), or an empty one if there is none or it is unreadable. The
+// directory is created by Save. An empty dir gives a memory-only cache.
+func Open(dir string) (*Cache, error) {
+	c := &Cache{entries: map[string]*cacheEntry{}}
+	if dir == "" {
+		return c, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	c.file = filepath.Join(abs, CacheFile)
+	data, err := os.ReadFile(c.file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return c, nil
+		}
+		return nil, err
+	}
+	if entries, err := decodeCache(data); err == nil {
+		c.entries = entries
+	} // a corrupt or older cache is just a cold one
+	return c, nil
+}
+
+// Reads returns how many files the cache's Hash calls have read so far.
+func (c *Cache) Reads() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.reads.Load()
+}
+
+// Len returns the number of cached digests.
+func (c *Cache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func (c *Cache) lookup(e *entry) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ce, ok := c.entries[e.key.path]
+	if !ok || ce.size != e.key.size || ce.mtime != e.key.mtime || ce.ino != e.key.ino || ce.mode != e.key.mode {
+		return false
+	}
+	ce.seen = true
+	e.digest = ce.digest
+	return true
+}
+
+func (c *Cache) store(e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[e.key.path] = &cacheEntry{size: e.key.size, mtime: e.key.mtime, ino: e.key.ino, mode: e.key.mode, digest: e.digest, seen: true}
+}
+
+// Save writes the cache atomically (temporary file + rename). Entries not
+// used or added since the previous Save are dropped, which bounds the cache
+// to the files of the contexts hashed in between. It is a no-op for a
+// memory-only cache.
+func (c *Cache) Save() error {
+	if c == nil || c.file == "" {
+		return nil
+	}
+	c.mu.Lock()
+	for p, ce := range c.entries {
+		if !ce.seen {
+			delete(c.entries, p)
+		}
+		ce.seen = false
+	}
+	data := encodeCache(c.entries)
+	c.mu.Unlock()
+
+	dir := filepath.Dir(c.file)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, CacheFile+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), c.file); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// The file is cacheMagic, a uvarint count, the entries (uvarint path length,
+// path, varint size, varint mtime, uvarint inode, uvarint mode, 32-byte
+// digest) and a CRC-32C of everything before it.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeCache(entries map[string]*cacheEntry) []byte {
+	b := make([]byte, 0, len(cacheMagic)+len(entries)*128)
+	b = append(b, cacheMagic...)
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for p, ce := range entries {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+		b = binary.AppendVarint(b, ce.size)
+		b = binary.AppendVarint(b, ce.mtime)
+		b = binary.AppendUvarint(b, ce.ino)
+		b = binary.AppendUvarint(b, uint64(ce.mode))
+		b = append(b, ce.digest[:]...)
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+var errCorrupt = errors.New("corrupt cache")
+
+func decodeCache(data []byte) (map[string]*cacheEntry, error) {
+	if len(data) < len(cacheMagic)+4 || !bytes.HasPrefix(data, []byte(cacheMagic)) {
+		return nil, errCorrupt
+	}
+	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, crcTable) != sum {
+		return nil, errCorrupt
+	}
+	r := bufio.NewReader(bytes.NewReader(body[len(cacheMagic):]))
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > uint64(len(body)) {
+		return nil, errCorrupt
+	}
+	entries := make(map[string]*cacheEntry, n)
+	for i := uint64(0); i < n; i++ {
+		l, err := binary.ReadUvarint(r)
+		if err != nil || l > uint64(len(body)) {
+			return nil, errCorrupt
+		}
+		p := make([]byte, l)
+		if _, err := io.ReadFull(r, p); err != nil {
+			return nil, errCorrupt
+		}
+		ce := &cacheEntry{}
+		if ce.size, err = binary.ReadVarint(r); err != nil {
+			return nil, errCorrupt
+		}
+		if ce.mtime, err = binary.ReadVarint(r); err != nil {
+			return nil, errCorrupt
+		}
+		if ce.ino, err = binary.ReadUvarint(r); err != nil {
+			return nil, errCorrupt
+		}
+		mode, err := binary.ReadUvarint(r)
+		if err != nil {
+			return nil, errCorrupt
+		}
+		ce.mode = uint32(mode)
+		if _, err := io.ReadFull(r, ce.digest[:]); err != nil {
+			return nil, errCorrupt
+		}
+		entries[string(p)] = ce
+	}
+	return entries, nil
+}

@@ -1,0 +1,177 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Node kinds of the dependency graph.
+const (
+	NodeImage         = "image"
+	NodeResource      = "resource"
+	NodeLocalResource = "local_resource"
+)
+
+// NodeID names a node of the dependency graph: "image:example/web", "resource:web".
+type NodeID string
+
+func imageNode(ref string) NodeID     { return NodeID(NodeImage + ":" + ref) }
+func resourceNode(name string) NodeID { return NodeID(NodeResource + ":" + name) }
+
+// Graph is the dependency graph of a plan: an edge a→b means a must be ready before b.
+// Edges are image→image (FROM another built image), image→resource (the resource runs the
+// image) and resource→resource (resource_deps; local resources are resources here).
+type Graph struct {
+	Nodes []NodeID
+	// Deps maps a node to the nodes it depends on, sorted.
+	Deps map[NodeID][]NodeID
+}
+
+// BuildGraph builds the graph of p. It fails on a dependency naming something that does not
+// exist, and on a cycle, with an error that names the cycle's path.
+func BuildGraph(p *Plan) (*Graph, error) {
+	g := &Graph{Deps: map[NodeID][]NodeID{}}
+	images := map[string]bool{}
+	for _, img := range p.Images {
+		images[img.Ref] = true
+	}
+	resources := map[string]bool{}
+	for _, r := range p.Resources {
+		resources[r.Name] = true
+	}
+	for _, lr := range p.LocalResources {
+		resources[lr.Name] = true
+	}
+	add := func(n NodeID, deps []NodeID) {
+		g.Nodes = append(g.Nodes, n)
+		sort.Slice(deps, func(i, j int) bool { return deps[i] < deps[j] })
+		g.Deps[n] = deps
+	}
+	for _, img := range p.Images {
+		var deps []NodeID
+		for _, d := range img.ImageDeps {
+			deps = append(deps, imageNode(d))
+		}
+		add(imageNode(img.Ref), deps)
+	}
+	checkResourceDeps := func(name string, rdeps []string) ([]NodeID, error) {
+		var deps []NodeID
+		for _, d := range rdeps {
+			if !resources[d] {
+				return nil, fmt.Errorf("resource %q: resource_deps names %q, which is not a resource of this project (known: %s)", name, d, strings.Join(sortedKeys(resources), ", "))
+			}
+			deps = append(deps, resourceNode(d))
+		}
+		return deps, nil
+	}
+	for _, r := range p.Resources {
+		deps, err := checkResourceDeps(r.Name, r.ResourceDeps)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range r.Images {
+			deps = append(deps, imageNode(ref))
+		}
+		add(resourceNode(r.Name), deps)
+	}
+	for _, lr := range p.LocalResources {
+		deps, err := checkResourceDeps(lr.Name, lr.ResourceDeps)
+		if err != nil {
+			return nil, err
+		}
+		add(resourceNode(lr.Name), deps)
+	}
+	if cycle := g.findCycle(); cycle != nil {
+		parts := make([]string, len(cycle))
+		for i, n := range cycle {
+			parts[i] = string(n)
+		}
+		return nil, fmt.Errorf("dependency cycle: %s; remove one of these dependencies (resource_deps, or a Dockerfile FROM another image of the project)", strings.Join(parts, " -> "))
+	}
+	return g, nil
+}
+
+// findCycle returns one cycle as a path whose first and last nodes are equal, or nil.
+func (g *Graph) findCycle() []NodeID {
+	const (
+		unvisited = iota
+		inProgress
+		done
+	)
+	state := map[NodeID]int{}
+	var stack []NodeID
+	var visit func(n NodeID) []NodeID
+	visit = func(n NodeID) []NodeID {
+		state[n] = inProgress
+		stack = append(stack, n)
+		for _, d := range g.Deps[n] {
+			switch state[d] {
+			case inProgress:
+				for i, s := range stack {
+					if s == d {
+						return append(append([]NodeID{}, stack[i:]...), d)
+					}
+				}
+			case unvisited:
+				if c := visit(d); c != nil {
+					return c
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = done
+		return nil
+	}
+	nodes := append([]NodeID{}, g.Nodes...)
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i] < nodes[j] })
+	for _, n := range nodes {
+		if state[n] == unvisited {
+			if c := visit(n); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// Order returns the nodes so that every node comes after its dependencies; ties break by name.
+func (g *Graph) Order() []NodeID {
+	indeg := map[NodeID]int{}
+	dependents := map[NodeID][]NodeID{}
+	for _, n := range g.Nodes {
+		indeg[n] += 0
+		for _, d := range g.Deps[n] {
+			indeg[n]++
+			dependents[d] = append(dependents[d], n)
+		}
+	}
+	var ready, out []NodeID
+	for _, n := range g.Nodes {
+		if indeg[n] == 0 {
+			ready = append(ready, n)
+		}
+	}
+	for len(ready) > 0 {
+		sort.Slice(ready, func(i, j int) bool { return ready[i] < ready[j] })
+		n := ready[0]
+		ready = ready[1:]
+		out = append(out, n)
+		for _, m := range dependents[n] {
+			indeg[m]--
+			if indeg[m] == 0 {
+				ready = append(ready, m)
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

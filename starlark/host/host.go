@@ -1,0 +1,286 @@
+// Package host runs a project's Starlark files: the main Kilnfile (or Tiltfile) and every file
+// it load()s, with the dialect options real Tiltfiles rely on. It records every file the
+// evaluation reads, so that `kiln watch` can re-evaluate when one of them changes.
+package host
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// ProjectFiles are the names of a project's main file, in order of preference.
+var ProjectFiles = []string{"Kilnfile", "Tiltfile"}
+
+// FileOptions are the Starlark dialect options Tiltfiles use: set, while, recursion, top-level
+// control flow and global reassignment.
+var FileOptions = &syntax.FileOptions{
+	Set:             true,
+	While:           true,
+	TopLevelControl: true,
+	GlobalReassign:  true,
+	Recursion:       true,
+}
+
+// FindMain returns the project file for path: path itself if it is a file, otherwise the first
+// of ProjectFiles inside the directory path.
+func FindMain(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("no project file at %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return abs, nil
+	}
+	for _, name := range ProjectFiles {
+		candidate := filepath.Join(abs, name)
+		if _, err := os.Stat(candidate); err == nil {
+			return candidate, nil
+		}
+	}
+	return "", fmt.Errorf("no Kilnfile or Tiltfile in %s: create one, or pass -f FILE", path)
+}
+
+// Host evaluates a project. Create one per evaluation.
+type Host struct {
+	// Dir is the project directory: the main file's directory. Paths in errors and in the
+	// recorded file list are relative to it.
+	Dir string
+	// Predeclared are the builtins every file sees.
+	Predeclared starlark.StringDict
+	// Print receives print() output.
+	Print func(msg string)
+
+	mu      sync.Mutex
+	read    map[string]bool
+	modules map[string]*module
+}
+
+type module struct {
+	globals starlark.StringDict
+	err     error
+	loading bool
+}
+
+// New returns a host for the project whose main file is in dir.
+func New(dir string, predeclared starlark.StringDict) *Host {
+	return &Host{
+		Dir:         dir,
+		Predeclared: predeclared,
+		Print:       func(msg string) { fmt.Fprintln(os.Stderr, msg) },
+		read:        map[string]bool{},
+		modules:     map[string]*module{},
+	}
+}
+
+// threadKey is the thread-local key of the stack of files being executed.
+const threadKey = "kiln.host.execstack"
+
+// Exec runs the main file on a new thread and returns its globals. Errors carry the Starlark
+// backtrace with file:line.
+func (h *Host) Exec(mainPath string) (starlark.StringDict, error) {
+	thread := h.NewThread("main")
+	return h.execFile(thread, mainPath)
+}
+
+// NewThread returns a thread whose load() and print() go through the host.
+func (h *Host) NewThread(name string) *starlark.Thread {
+	t := &starlark.Thread{
+		Name:  name,
+		Load:  h.load,
+		Print: func(_ *starlark.Thread, msg string) { h.Print(msg) },
+	}
+	t.SetLocal(threadKey, &[]string{})
+	return t
+}
+
+// CurrentFile returns the absolute path of the file the thread is executing (the innermost
+// load), which is what relative paths in builtins resolve against, as in Tilt.
+func CurrentFile(t *starlark.Thread) string {
+	stack, _ := t.Local(threadKey).(*[]string)
+	if stack == nil || len(*stack) == 0 {
+		return ""
+	}
+	return (*stack)[len(*stack)-1]
+}
+
+// MainFile returns the absolute path of the main file being executed on this thread.
+func MainFile(t *starlark.Thread) string {
+	stack, _ := t.Local(threadKey).(*[]string)
+	if stack == nil || len(*stack) == 0 {
+		return ""
+	}
+	return (*stack)[0]
+}
+
+// AbsPath resolves path against the directory of the file the thread is executing.
+func AbsPath(t *starlark.Thread, path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(filepath.Dir(CurrentFile(t)), path)
+}
+
+// Rel returns path relative to the project dir with '/' separators, for messages and plans.
+// Paths outside the project keep their relative "../" form.
+func (h *Host) Rel(path string) string {
+	rel, err := filepath.Rel(h.Dir, path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	return filepath.ToSlash(rel)
+}
+
+// RecordRead notes that the evaluation depends on path (a file or a directory).
+func (h *Host) RecordRead(path string) {
+	h.mu.Lock()
+	h.read[filepath.Clean(path)] = true
+	h.mu.Unlock()
+}
+
+// FilesRead returns every recorded file, project-relative, sorted.
+func (h *Host) FilesRead() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.read))
+	for p := range h.read {
+		out = append(out, h.Rel(p))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReadFile reads path and records it.
+func (h *Host) ReadFile(path string) ([]byte, error) {
+	h.RecordRead(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, h.fileError(path, err)
+	}
+	return data, nil
+}
+
+// fileError rewrites a filesystem error so that it names the project-relative path.
+func (h *Host) fileError(path string, err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("file %s does not exist", h.Rel(path))
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("file %s cannot be read: permission denied", h.Rel(path))
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %v", pe.Op, h.Rel(path), pe.Err)
+	}
+	return err
+}
+
+func (h *Host) execFile(thread *starlark.Thread, path string) (starlark.StringDict, error) {
+	src, err := h.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	stack := thread.Local(threadKey).(*[]string)
+	*stack = append(*stack, path)
+	defer func() { *stack = (*stack)[:len(*stack)-1] }()
+
+	predeclared := make(starlark.StringDict, len(h.Predeclared)+1)
+	for k, v := range h.Predeclared {
+		predeclared[k] = v
+	}
+	predeclared["__file__"] = starlark.String(path)
+	globals, err := starlark.ExecFileOptions(FileOptions, thread, h.Rel(path), src, predeclared)
+	return globals, err
+}
+
+// load implements load(): relative paths resolve against the loading file; each module runs
+// once; a cycle is an error naming the chain.
+func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
+	var path string
+	switch {
+	case strings.HasPrefix(name, "ext://"):
+		// Extensions vendored under tilt_modules/ (as Tilt keeps them) load offline; fetching
+		// them from an extension repository comes later.
+		ext := strings.TrimPrefix(name, "ext://")
+		path = filepath.Join(h.Dir, "tilt_modules", filepath.FromSlash(ext), "Tiltfile")
+		h.RecordRead(path)
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("load(%q): extension %q is not vendored at %s, and fetching extensions comes later; copy the extension's Tiltfile there, or into your project and load() it by relative path", name, ext, h.Rel(path))
+		}
+	case strings.Contains(name, "://"):
+		return nil, fmt.Errorf("load(%q): only local files and vendored ext:// extensions can be loaded", name)
+	default:
+		path = AbsPath(thread, name)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		// Tilt loads <dir>/Tiltfile when given a directory.
+		main, err := FindMain(path)
+		if err != nil {
+			return nil, err
+		}
+		path = main
+	}
+	h.mu.Lock()
+	m := h.modules[path]
+	if m != nil && m.loading {
+		h.mu.Unlock()
+		stack := *thread.Local(threadKey).(*[]string)
+		chain := make([]string, 0, len(stack)+1)
+		for _, s := range stack {
+			chain = append(chain, h.Rel(s))
+		}
+		chain = append(chain, h.Rel(path))
+		return nil, fmt.Errorf("load cycle: %s; a file cannot load itself through its own loads", strings.Join(chain, " -> "))
+	}
+	if m != nil {
+		h.mu.Unlock()
+		return m.globals, m.err
+	}
+	m = &module{loading: true}
+	h.modules[path] = m
+	h.mu.Unlock()
+
+	globals, err := h.execFile(thread, path)
+	h.mu.Lock()
+	m.globals, m.err, m.loading = globals, err, false
+	h.mu.Unlock()
+	return globals, err
+}
+
+// ErrorMessage formats an evaluation error for the user: a Starlark error with its backtrace,
+// anything else as it is.
+func ErrorMessage(err error) string {
+	var evalErr *starlark.EvalError
+	if errors.As(err, &evalErr) {
+		return dedupeBuiltinName(evalErr.Backtrace())
+	}
+	return err.Error()
+}
+
+// dedupeBuiltinName turns Starlark's "Error in helm: helm: msg" into "Error in helm: msg":
+// builtins name themselves in their errors so that the errors read well on their own too.
+func dedupeBuiltinName(msg string) string {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(l, "Error in ")
+		if !ok {
+			continue
+		}
+		name, body, ok := strings.Cut(rest, ": ")
+		if ok && strings.HasPrefix(body, name+": ") {
+			lines[i] = "Error in " + name + ": " + strings.TrimPrefix(body, name+": ")
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -24,6 +24,8 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 		Cluster:  s.cluster,
 		Settings: s.settings,
 	}
+	// The context and namespace chosen on the command line, for the runtime.
+	p.Settings.K8sContext, p.Settings.K8sNamespace = s.opts.Context, s.opts.Namespace
 	if s.config.enabled != nil {
 		p.Settings.EnabledResources = append([]string{}, s.config.enabled...)
 	}
@@ -147,11 +149,14 @@ func (s *State) addConventionImages(objects []plan.Object) error {
 	if len(wanted) == 0 {
 		return nil
 	}
-	found, err := s.scanConventions()
+	found, dups, err := s.scanConventions()
 	if err != nil {
 		return err
 	}
 	for _, name := range sortedStrings(wanted) {
+		if dirs, ok := dups[name]; ok {
+			return s.ambiguousConvention(name, dirs)
+		}
 		loc, ok := found[name]
 		if !ok {
 			return fmt.Errorf("kiln://%s: no folder named %q holds a file matching %s (found: %s); create %s/Dockerfile, or fix the name", name, name, s.convention.pattern, strings.Join(sortedStrings(found), ", "), name)
@@ -175,6 +180,7 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 		plan.Resource
 		workload plan.Object
 		origName string
+		uses     *workloadUses
 	}
 	var list []*res
 	byName := map[string]*res{}
@@ -182,7 +188,7 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 	for i, o := range objects {
 		if s.isWorkload(o) {
 			isWorkload[i] = true
-			list = append(list, &res{workload: o})
+			list = append(list, &res{workload: o, uses: newWorkloadUses(o)})
 		}
 	}
 	if err := s.nameWorkloads(thread, func(yield func(o plan.Object, set func(string))) {
@@ -287,7 +293,7 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 		}
 		owner := ""
 		for _, r := range list {
-			if r.workload != nil && uses(r.workload, o) {
+			if r.workload != nil && r.uses.uses(o) {
 				owner = r.Name
 				break
 			}
@@ -365,16 +371,17 @@ func (s *State) nameWorkloads(thread *starlark.Thread, each func(func(o plan.Obj
 			return o.Name() + ":" + strings.ToLower(o.Kind()) + ":" + o.Namespace() + ":" + o.Group()
 		},
 	}
+	counts := make([]map[string]int, len(levels))
+	for li, level := range levels {
+		counts[li] = map[string]int{}
+		for _, it := range items {
+			counts[li][level(it.o)]++
+		}
+	}
 	for _, it := range items {
 		for li, level := range levels {
-			n := 0
-			for _, other := range items {
-				if level(other.o) == level(it.o) {
-					n++
-				}
-			}
-			if n == 1 || li == len(levels)-1 {
-				it.set(level(it.o))
+			if name := level(it.o); counts[li][name] == 1 || li == len(levels)-1 {
+				it.set(name)
 				break
 			}
 		}

@@ -2,34 +2,48 @@ package builtins
 
 import "github.com/kiln-dev/kiln/runtime/plan"
 
-// uses reports whether workload w uses object o, which then belongs to w's resource: a Service
-// whose selector matches w's pod labels, or a ConfigMap, Secret or PersistentVolumeClaim that
-// w's pod spec references, in the same namespace.
-func uses(w, o plan.Object) bool {
-	if w.Namespace() != o.Namespace() {
-		return false
-	}
+// workloadUses is what a workload's pod uses, computed once per workload: its namespace, its
+// pod labels (which Services select) and the ConfigMaps, Secrets and PVCs its pod spec names.
+type workloadUses struct {
+	namespace string
+	labels    map[string]string
+	refs      map[string]bool // "Kind/name"
+}
+
+func newWorkloadUses(w plan.Object) *workloadUses {
+	u := &workloadUses{namespace: w.Namespace(), refs: map[string]bool{}}
 	pod := podTemplate(w)
 	if pod == nil {
+		return u
+	}
+	u.labels = plan.Object(pod).Labels()
+	spec, _ := pod["spec"].(map[string]any)
+	collectRefs(spec, "", u.refs)
+	return u
+}
+
+// uses reports whether the workload uses object o, which then belongs to its resource: a
+// Service whose selector matches the pod labels, or a ConfigMap, Secret or
+// PersistentVolumeClaim that the pod spec references, in the same namespace.
+func (u *workloadUses) uses(o plan.Object) bool {
+	if u.namespace != o.Namespace() {
 		return false
 	}
 	switch o.Kind() {
 	case "Service":
 		spec, _ := o["spec"].(map[string]any)
-		selector := plan.Object{"metadata": map[string]any{"labels": spec["selector"]}}.Labels()
-		if len(selector) == 0 {
+		selector, _ := spec["selector"].(map[string]any)
+		if len(selector) == 0 || u.labels == nil {
 			return false
 		}
-		labels := plan.Object(pod).Labels()
 		for k, v := range selector {
-			if labels[k] != v {
+			if s, ok := v.(string); !ok || u.labels[k] != s {
 				return false
 			}
 		}
 		return true
 	case "ConfigMap", "Secret", "PersistentVolumeClaim":
-		spec, _ := pod["spec"].(map[string]any)
-		return references(spec, o.Kind(), o.Name())
+		return u.refs[o.Kind()+"/"+o.Name()]
 	}
 	return false
 }
@@ -55,27 +69,25 @@ func podTemplate(w plan.Object) map[string]any {
 	return get(w, "spec", "template")
 }
 
-// references reports whether a pod spec names a ConfigMap, Secret or PVC.
-func references(spec map[string]any, kind, name string) bool {
-	found := false
-	var walk func(parentKey string, v any)
-	walk = func(parentKey string, v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if s, ok := x.(string); ok && s == name && refKey(kind, parentKey, k) {
-					found = true
+// collectRefs finds the ConfigMaps, Secrets and PVCs a pod spec names.
+func collectRefs(v any, parentKey string, refs map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if name, ok := x.(string); ok {
+				for _, kind := range []string{"ConfigMap", "Secret", "PersistentVolumeClaim"} {
+					if refKey(kind, parentKey, k) {
+						refs[kind+"/"+name] = true
+					}
 				}
-				walk(k, x)
 			}
-		case []any:
-			for _, x := range v {
-				walk(parentKey, x)
-			}
+			collectRefs(x, k, refs)
+		}
+	case []any:
+		for _, x := range v {
+			collectRefs(x, parentKey, refs)
 		}
 	}
-	walk("", spec)
-	return found
 }
 
 // refKey says whether field key inside parent names an object of kind, as pod specs do:

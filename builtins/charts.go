@@ -39,6 +39,7 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	}
 	chartAbs := s.abs(t, chart)
 	s.host.RecordRead(chartAbs)
+	var err error
 	opts := helmchart.Options{
 		Chart: chartAbs, ReleaseName: name, Namespace: namespace, Set: set,
 		KubeVersion: kubeVersion, SkipCRDs: skipCRDs,
@@ -51,7 +52,14 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		s.host.RecordRead(abs)
 		opts.ValuesFiles = append(opts.ValuesFiles, abs)
 	}
-	out, files, err := helmchart.Render(opts)
+	key := fmt.Sprintf("helm\x00%s\x00%s\x00%s\x00%q\x00%q\x00%s\x00%v", chartAbs, opts.ReleaseName, namespace, opts.ValuesFiles, set, kubeVersion, skipCRDs)
+	out, files, ok := s.renders.get(key)
+	if !ok {
+		out, files, err = helmchart.Render(opts)
+		if err == nil {
+			s.renders.put(key, out, files, append([]string{chartAbs}, opts.ValuesFiles...)...)
+		}
+	}
 	for _, f := range files {
 		s.host.RecordRead(f)
 	}
@@ -95,7 +103,15 @@ func (s *State) kustomize(t *starlark.Thread, b *starlark.Builtin, args starlark
 	}
 	abs := s.abs(t, dir)
 	s.host.RecordRead(abs)
-	out, files, err := kustomize.Build(kustomize.Options{Dir: abs, Flags: flags})
+	key := fmt.Sprintf("kustomize\x00%s\x00%q", abs, flags)
+	out, files, ok := s.renders.get(key)
+	var err error
+	if !ok {
+		out, files, err = kustomize.Build(kustomize.Options{Dir: abs, Flags: flags})
+		if err == nil {
+			s.renders.put(key, out, files, abs)
+		}
+	}
 	for _, f := range files {
 		s.host.RecordRead(f)
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"strings"
 
 	"github.com/kiln-dev/kiln/builtins/k8syaml"
 	"github.com/kiln-dev/kiln/runtime/plan"
@@ -142,8 +142,9 @@ func (s *State) imageConvention(t *starlark.Thread, b *starlark.Builtin, args st
 // skipDirs are never searched for convention images.
 var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": true, ".kiln": true}
 
-// scanConventions finds the convention image folders: name → (folder, Dockerfile).
-func (s *State) scanConventions() (map[string][2]string, error) {
+// scanConventions finds the convention image folders: name → (folder, Dockerfile), and the
+// names that more than one folder has.
+func (s *State) scanConventions() (map[string][2]string, map[string][]string, error) {
 	root := s.convention.root
 	if root == "" {
 		root = s.host.Dir
@@ -178,11 +179,16 @@ func (s *State) scanConventions() (map[string][2]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("finding convention images under %s: %v", s.rel(root), err)
+		return nil, nil, fmt.Errorf("finding convention images under %s: %v", s.rel(root), err)
 	}
-	for name, dirs := range dups {
-		sort.Strings(dirs)
-		return nil, fmt.Errorf("convention image %q is ambiguous: folders %v both hold a Dockerfile; rename one", name, dirs)
+	return found, dups, nil
+}
+
+// ambiguousConvention is the error for kiln://NAME when several folders are named NAME.
+func (s *State) ambiguousConvention(name string, dirs []string) error {
+	uniq := map[string]bool{}
+	for _, d := range dirs {
+		uniq[d] = true
 	}
-	return found, nil
+	return fmt.Errorf("kiln://%s is ambiguous: folders %s all hold a file matching %s; rename all but one", name, strings.Join(sortedStrings(uniq), ", "), s.convention.pattern)
 }

@@ -40,6 +40,7 @@ type State struct {
 	host      *host.Host
 	mainPath  string
 	hashCache *contexthash.Cache
+	renders   *renderCache
 
 	yaml       []yamlEntry
 	images     []*imageTarget

@@ -49,7 +49,8 @@ const (
 // documents, each preceded by helm's "# Source:" comment; NOTES.txt, empty
 // documents and chart tests dropped), plus every local file the render read
 // (the chart directory's files or the .tgz, the values files, subchart files)
-// as absolute, sorted paths.
+// as absolute, sorted paths. On error the manifests are nil but the files
+// read so far are still returned, so that a caller can watch them for a fix.
 //
 // Documents come in the order `helm template` prints them: CRDs from crds/
 // directories first (unless SkipCRDs), then the templates sorted by install
@@ -58,7 +59,7 @@ func Render(opts Options) (manifests []byte, filesRead []string, err error) {
 	r := renderer{opts: opts, read: map[string]struct{}{}}
 	out, err := r.render()
 	if err != nil {
-		return nil, nil, fmt.Errorf("helm chart %s: %w", opts.Chart, err)
+		return nil, r.files(), fmt.Errorf("helm chart %s: %w", opts.Chart, err)
 	}
 	return out, r.files(), nil
 }

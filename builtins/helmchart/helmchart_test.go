@@ -453,12 +453,12 @@ func TestRenderErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, files, err := Render(c.opts)
+			out, _, err := Render(c.opts)
 			if err == nil {
 				t.Fatalf("no error; output:\n%s", out)
 			}
-			if out != nil || files != nil {
-				t.Errorf("results returned with an error")
+			if out != nil {
+				t.Errorf("manifests returned with an error")
 			}
 			for _, s := range c.want {
 				if !strings.Contains(err.Error(), s) {
@@ -466,6 +466,24 @@ func TestRenderErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On error, the files read so far are still returned, so that the caller can
+// watch the broken template and render again once it is fixed.
+func TestRenderErrorFilesRead(t *testing.T) {
+	broken := testdata(t, "charts", "broken")
+	_, files, err := Render(Options{Chart: broken})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		filepath.Join(broken, "Chart.yaml"),
+		filepath.Join(broken, "templates", "configmap.yaml"),
+		filepath.Join(broken, "values.yaml"),
+	}
+	if !reflect.DeepEqual(files, want) {
+		t.Errorf("filesRead = %v, want %v", files, want)
 	}
 }
 

@@ -37,7 +37,9 @@ var buildMu sync.Mutex
 
 // Build runs `kustomize build` on opts.Dir and returns the YAML stream and
 // every local file read (kustomization files, resources, patches, bases in
-// other directories, generators' files), absolute and sorted.
+// other directories, generators' files), absolute and sorted. On error the
+// manifests are nil but the files read so far are still returned, so that a
+// caller can watch them for a fix.
 //
 // Supported flags: "--load-restrictor" with LoadRestrictionsRootOnly (the
 // default) or LoadRestrictionsNone, as "--flag value" or "--flag=value", and
@@ -47,7 +49,7 @@ var buildMu sync.Mutex
 func Build(opts Options) (manifests []byte, filesRead []string, err error) {
 	out, files, err := build(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kustomize build %s: %w", opts.Dir, err)
+		return nil, files, fmt.Errorf("kustomize build %s: %w", opts.Dir, err)
 	}
 	return out, files, nil
 }
@@ -85,14 +87,14 @@ func build(opts Options) ([]byte, []string, error) {
 		// The recorder refused to hand kustomize a kustomization file that
 		// refers to a remote base; whatever kustomize made of that, this is
 		// the real cause.
-		return nil, nil, remoteErr
+		return nil, rfs.files(), remoteErr
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, rfs.files(), err
 	}
 	out, err := resMap.AsYaml()
 	if err != nil {
-		return nil, nil, err
+		return nil, rfs.files(), err
 	}
 	return out, rfs.files(), nil
 }
@@ -152,7 +154,7 @@ func parseFlags(flags []string) (*krusty.Options, error) {
 			if hasValue && value == "false" {
 				continue
 			}
-			return nil, fmt.Errorf("flag %s is not supported: kiln runs kustomize in-process without a helm binary; render the chart with helm_chart() instead", name)
+			return nil, fmt.Errorf("flag %s is not supported: kiln runs kustomize in-process without a helm binary; render the chart with helm() instead", name)
 		case "--helm-command", "--helm-api-versions", "--helm-kube-version", "--mount", "--env", "-e", "--network-name":
 			return nil, fmt.Errorf("flag %s is not supported: kiln runs kustomize in-process without plugins, functions or a helm binary", name)
 		default:

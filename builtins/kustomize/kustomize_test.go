@@ -310,12 +310,12 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, files, err := Build(c.opts)
+			out, _, err := Build(c.opts)
 			if err == nil {
 				t.Fatalf("no error; output:\n%s", out)
 			}
-			if out != nil || files != nil {
-				t.Errorf("results returned with an error")
+			if out != nil {
+				t.Errorf("manifests returned with an error")
 			}
 			for _, s := range c.want {
 				if !strings.Contains(err.Error(), s) {
@@ -323,6 +323,25 @@ func TestBuildErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On error, the files read so far are still returned for watching.
+func TestBuildErrorFilesRead(t *testing.T) {
+	cases := testdata(t, "cases")
+	_, files, err := Build(Options{Dir: filepath.Join(cases, "remote-nested")})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if want := []string{"remote-nested/base/kustomization.yaml", "remote-nested/kustomization.yaml"}; !reflect.DeepEqual(relFiles(t, cases, files), want) {
+		t.Errorf("filesRead = %v, want %v", relFiles(t, cases, files), want)
+	}
+	_, files, err = Build(Options{Dir: filepath.Join(cases, "missing-resource")})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if want := []string{"missing-resource/kustomization.yaml"}; !reflect.DeepEqual(relFiles(t, cases, files), want) {
+		t.Errorf("filesRead = %v, want %v", relFiles(t, cases, files), want)
 	}
 }
 

@@ -23,10 +23,6 @@ type fileKey struct {
 	mode  uint32
 }
 
-func keyOf(abs string, fi fs.FileInfo) fileKey {
-	return fileKey{path: abs, size: fi.Size(), mtime: fi.ModTime().UnixNano(), ino: inode(fi), mode: uint32(fi.Mode())}
-}
-
 type cacheEntry struct {
 	size, mtime int64
 	ino         uint64

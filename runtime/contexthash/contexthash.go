@@ -111,7 +111,8 @@ func (c *Cache) Hash(s Spec) (digest string, files []string, err error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), files, nil
 }
 
-// walk lists the included entries of the context and their digests.
+// walk lists the included entries of the context, sorted, with their
+// digests.
 func (c *Cache) walk(s Spec) (*walker, error) {
 	excludes, err := Excludes(s)
 	if err != nil {
@@ -125,61 +126,151 @@ func (c *Cache) walk(s Spec) (*walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{root: root, pm: pm, cache: c, now: time.Now()}
+	w := &walker{root: root, excludes: excludes, cache: c, now: time.Now()}
 	for _, p := range pm.Patterns() {
 		if p.Exclusion() {
 			w.negations = append(w.negations, strings.Split(p.String(), string(filepath.Separator)))
 		}
 	}
-	if _, err := w.walkDir("", patternmatcher.MatchInfo{}, false); err != nil {
+	if err := w.run(); err != nil {
 		return nil, err
 	}
 	if err := w.hashContents(); err != nil {
 		return nil, err
 	}
 	sort.Slice(w.entries, func(i, j int) bool { return w.entries[i].rel < w.entries[j].rel })
+	// An excluded directory that was walked is part of the context iff
+	// something inside it is (fsutil sends the parents of what it sends).
+	var parents []*entry
+	for _, d := range w.excludedDirs {
+		prefix := d + "/"
+		i := sort.Search(len(w.entries), func(i int) bool { return w.entries[i].rel >= prefix })
+		if i < len(w.entries) && strings.HasPrefix(w.entries[i].rel, prefix) {
+			parents = append(parents, &entry{rel: d, kind: kindDir})
+		}
+	}
+	if len(parents) > 0 {
+		w.entries = append(w.entries, parents...)
+		sort.Slice(w.entries, func(i, j int) bool { return w.entries[i].rel < w.entries[j].rel })
+	}
 	return w, nil
 }
 
+// walker walks a context with up to GOMAXPROCS goroutines, one directory
+// at a time each.
 type walker struct {
 	root      string
-	pm        *patternmatcher.PatternMatcher
+	excludes  []string
 	negations [][]string // the "!" patterns, split into segments
 	cache     *Cache
 	now       time.Time
-	entries   []*entry
-	toHash    []*entry
+
+	mu           sync.Mutex
+	cond         *sync.Cond
+	queue        []dirTask
+	active       int // tasks being processed
+	err          error
+	entries      []*entry
+	toHash       []*entry
+	excludedDirs []string // excluded directories that were walked
 }
 
-// walkDir walks the directory rel (whose own match state is info) and
-// reports whether it included anything inside it. excluded tells whether
-// the directory itself is excluded, in which case permission errors are
-// ignored as BuildKit does.
-func (w *walker) walkDir(rel string, info patternmatcher.MatchInfo, excluded bool) (bool, error) {
-	if testHookReadDir != nil {
-		testHookReadDir(rel)
-	}
-	abs := filepath.Join(w.root, filepath.FromSlash(rel))
-	f, err := os.Open(abs)
-	if err == nil {
-		var des []os.DirEntry
-		des, err = f.ReadDir(-1)
-		f.Close()
-		if err == nil {
-			return w.walkEntries(rel, abs, des, info)
+type dirTask struct {
+	rel      string                   // "" for the root
+	info     patternmatcher.MatchInfo // the directory's own match state
+	excluded bool
+}
+
+func (w *walker) run() error {
+	w.cond = sync.NewCond(&w.mu)
+	w.queue = []dirTask{{}}
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		// patternmatcher is not safe for concurrent use (patterns compile
+		// lazily): one per worker. MatchInfo values are interchangeable
+		// between matchers of the same patterns.
+		pm, err := patternmatcher.New(w.excludes)
+		if err != nil {
+			return err
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.work(pm)
+		}()
 	}
-	if excluded && errors.Is(err, fs.ErrPermission) {
-		return false, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) && rel != "" {
-		return false, nil // removed while walking
-	}
-	return false, err
+	wg.Wait()
+	return w.err
 }
 
-func (w *walker) walkEntries(rel, abs string, des []os.DirEntry, info patternmatcher.MatchInfo) (bool, error) {
-	included := false
+func (w *walker) work(pm *patternmatcher.PatternMatcher) {
+	var res dirResult
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 && w.active > 0 && w.err == nil {
+			w.cond.Wait()
+		}
+		if len(w.queue) == 0 || w.err != nil {
+			w.mu.Unlock()
+			w.cond.Broadcast()
+			return
+		}
+		t := w.queue[len(w.queue)-1]
+		w.queue = w.queue[:len(w.queue)-1]
+		w.active++
+		w.mu.Unlock()
+
+		res = dirResult{entries: res.entries[:0], toHash: res.toHash[:0], subdirs: res.subdirs[:0]}
+		err := w.walkDir(pm, t, &res)
+
+		w.mu.Lock()
+		w.active--
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.entries = append(w.entries, res.entries...)
+		w.toHash = append(w.toHash, res.toHash...)
+		w.queue = append(w.queue, res.subdirs...)
+		if t.excluded {
+			w.excludedDirs = append(w.excludedDirs, t.rel)
+		}
+		w.mu.Unlock()
+		w.cond.Broadcast()
+	}
+}
+
+type dirResult struct {
+	entries []*entry
+	toHash  []*entry
+	subdirs []dirTask
+}
+
+// walkDir lists one directory. Permission errors on an excluded directory
+// are ignored, as BuildKit does.
+func (w *walker) walkDir(pm *patternmatcher.PatternMatcher, t dirTask, res *dirResult) error {
+	if testHookReadDir != nil {
+		testHookReadDir(t.rel)
+	}
+	abs := filepath.Join(w.root, filepath.FromSlash(t.rel))
+	d, err := openDir(abs)
+	if err != nil {
+		if t.excluded && errors.Is(err, fs.ErrPermission) {
+			return nil
+		}
+		if errors.Is(err, fs.ErrNotExist) && t.rel != "" {
+			return nil // removed while walking
+		}
+		return err
+	}
+	defer d.close()
+	des, err := d.f.ReadDir(-1)
+	if err != nil {
+		if t.excluded && errors.Is(err, fs.ErrPermission) {
+			return nil
+		}
+		return err
+	}
 	for _, de := range des {
 		name := de.Name()
 		if name == ".git" {
@@ -187,71 +278,55 @@ func (w *walker) walkEntries(rel, abs string, des []os.DirEntry, info patternmat
 			// before them: never walked.
 			continue
 		}
-		crel := name
-		if rel != "" {
-			crel = rel + "/" + name
+		rel := name
+		if t.rel != "" {
+			rel = t.rel + "/" + name
 		}
-		excluded, cinfo, err := w.pm.MatchesUsingParentResults(crel, info)
+		excluded, info, err := pm.MatchesUsingParentResults(rel, t.info)
 		if err != nil {
-			return false, err
+			return err
 		}
-		cabs := filepath.Join(abs, name)
 		if de.IsDir() {
-			if excluded && !w.mayReinclude(crel) {
-				continue
+			if excluded && !w.mayReinclude(rel) {
+				continue // nothing under it can be included
 			}
-			inner, err := w.walkDir(crel, cinfo, excluded)
-			if err != nil {
-				return false, err
-			}
-			if !excluded || inner {
-				// An excluded directory is still sent when something
-				// inside it is (as fsutil does).
-				w.entries = append(w.entries, &entry{rel: crel, kind: kindDir})
-				included = true
+			res.subdirs = append(res.subdirs, dirTask{rel: rel, info: info, excluded: excluded})
+			if !excluded {
+				res.entries = append(res.entries, &entry{rel: rel, kind: kindDir})
 			}
 			continue
 		}
 		if excluded {
 			continue
 		}
-		fi, err := os.Lstat(cabs)
+		st, err := d.lstat(name)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				continue
+				continue // removed while walking
 			}
-			return false, err
+			return err
 		}
-		e := &entry{rel: crel}
-		switch m := fi.Mode(); {
-		case m.IsRegular():
-			e.kind = kindFile
-			e.exec = m.Perm()&0o111 != 0
-			e.size = fi.Size()
-			e.key = keyOf(cabs, fi)
+		e := &entry{rel: rel, kind: st.kind, exec: st.exec, mode: st.mode}
+		switch st.kind {
+		case kindDir: // replaced by a directory since the listing
+			res.subdirs = append(res.subdirs, dirTask{rel: rel, info: info})
+		case kindFile:
+			e.size = st.key.size
+			e.key = st.key
+			e.key.path = filepath.Join(abs, name)
 			if !w.cache.lookup(e) {
-				w.toHash = append(w.toHash, e)
+				res.toHash = append(res.toHash, e)
 			}
-		case m&fs.ModeSymlink != 0:
-			e.kind = kindSymlink
-			if e.target, err = os.Readlink(cabs); err != nil {
-				return false, err
+		case kindSymlink:
+			target, err := d.readlink(name)
+			if err != nil {
+				return err
 			}
-			e.target = filepath.ToSlash(e.target)
-		case m.IsDir():
-			// Replaced by a directory since ReadDir: walk it as one.
-			if _, err := w.walkDir(crel, cinfo, false); err != nil {
-				return false, err
-			}
-			e.kind = kindDir
-		default:
-			e.kind = kindOther
-			e.mode = m
+			e.target = filepath.ToSlash(target)
 		}
-		w.entries = append(w.entries, e)
-		included = true
+		res.entries = append(res.entries, e)
 	}
-	return included, nil
+	return nil
 }
 
 // mayReinclude reports whether some "!" pattern could match a path strictly
@@ -320,7 +395,8 @@ func (w *walker) hashFile(e *entry, buf []byte) error {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, buf)
+	// Hide (*os.File).WriteTo, which would ignore buf and allocate its own.
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
 	if err != nil {
 		return err
 	}

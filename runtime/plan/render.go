@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-
-	"sigs.k8s.io/yaml"
 )
 
 // installRank orders kinds for applying: namespaces and CRDs first, then what others depend on
@@ -80,7 +78,7 @@ func (p *Plan) RenderYAML() ([]byte, error) {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
-		out, err := yaml.Marshal(map[string]any(oo.Object))
+		out, err := EncodeYAML(map[string]any(oo.Object))
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", oo.Object.ID(), err)
 		}

@@ -46,6 +46,19 @@ const CacheFile = "contexthash.v1"
 
 const cacheMagic = "kiln contexthash cache v1\n"
 
+// DefaultDir returns the directory kiln keeps its caches in:
+// $XDG_CACHE_HOME/kiln, or ~/.cache/kiln.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "kiln"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".cache", "kiln"), nil
+}
+
 // Open returns the cache persisted in dir (kiln uses $XDG_CACHE_HOME/kiln or
 // ~/.cache/kiln), or an empty one if there is none or it is unreadable. The
 // directory is created by Save. An empty dir gives a memory-only cache.
@@ -90,19 +103,24 @@ func (c *Cache) Len() int {
 	return len(c.entries)
 }
 
-func (c *Cache) lookup(e *entry) bool {
+// lookupAll fills in the digests of the cached files and returns the others.
+func (c *Cache) lookupAll(files []*entry) []*entry {
 	if c == nil {
-		return false
+		return files
 	}
+	missing := files[:0:0]
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ce, ok := c.entries[e.key.path]
-	if !ok || ce.size != e.key.size || ce.mtime != e.key.mtime || ce.ino != e.key.ino || ce.mode != e.key.mode {
-		return false
+	for _, e := range files {
+		ce, ok := c.entries[e.key.path]
+		if !ok || ce.size != e.key.size || ce.mtime != e.key.mtime || ce.ino != e.key.ino || ce.mode != e.key.mode {
+			missing = append(missing, e)
+			continue
+		}
+		ce.seen = true
+		e.digest = ce.digest
 	}
-	ce.seen = true
-	e.digest = ce.digest
-	return true
+	return missing
 }
 
 func (c *Cache) store(e *entry) {

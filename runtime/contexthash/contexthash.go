@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -138,7 +139,7 @@ func (c *Cache) walk(s Spec) (*walker, error) {
 	if err := w.hashContents(); err != nil {
 		return nil, err
 	}
-	sort.Slice(w.entries, func(i, j int) bool { return w.entries[i].rel < w.entries[j].rel })
+	slices.SortFunc(w.entries, byRel)
 	// An excluded directory that was walked is part of the context iff
 	// something inside it is (fsutil sends the parents of what it sends).
 	var parents []*entry
@@ -151,10 +152,12 @@ func (c *Cache) walk(s Spec) (*walker, error) {
 	}
 	if len(parents) > 0 {
 		w.entries = append(w.entries, parents...)
-		sort.Slice(w.entries, func(i, j int) bool { return w.entries[i].rel < w.entries[j].rel })
+		slices.SortFunc(w.entries, byRel)
 	}
 	return w, nil
 }
+
+func byRel(a, b *entry) int { return strings.Compare(a.rel, b.rel) }
 
 // walker walks a context with up to GOMAXPROCS goroutines, one directory
 // at a time each.
@@ -271,6 +274,7 @@ func (w *walker) walkDir(pm *patternmatcher.PatternMatcher, t dirTask, res *dirR
 		}
 		return err
 	}
+	var files []*entry // regular files, looked up in the cache at the end
 	for _, de := range des {
 		name := de.Name()
 		if name == ".git" {
@@ -314,9 +318,7 @@ func (w *walker) walkDir(pm *patternmatcher.PatternMatcher, t dirTask, res *dirR
 			e.size = st.key.size
 			e.key = st.key
 			e.key.path = filepath.Join(abs, name)
-			if !w.cache.lookup(e) {
-				res.toHash = append(res.toHash, e)
-			}
+			files = append(files, e)
 		case kindSymlink:
 			target, err := d.readlink(name)
 			if err != nil {
@@ -326,6 +328,7 @@ func (w *walker) walkDir(pm *patternmatcher.PatternMatcher, t dirTask, res *dirR
 		}
 		res.entries = append(res.entries, e)
 	}
+	res.toHash = append(res.toHash, w.cache.lookupAll(files)...)
 	return nil
 }
 
@@ -391,7 +394,7 @@ func (w *walker) hashContents() error {
 func (w *walker) hashFile(e *entry, buf []byte) error {
 	f, err := os.Open(filepath.Join(w.root, filepath.FromSlash(e.rel)))
 	if err != nil {
-		return err
+		return errorf("context changed while being hashed: %v", err)
 	}
 	defer f.Close()
 	h := sha256.New()
@@ -400,15 +403,18 @@ func (w *walker) hashFile(e *entry, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	if n != e.size {
-		return errorf("%s changed while being hashed", e.rel)
-	}
 	h.Sum(e.digest[:0])
 	if w.cache != nil {
 		w.cache.reads.Add(1)
-		if w.now.Sub(time.Unix(0, e.key.mtime)) > racyWindow {
-			w.cache.store(e)
-		}
+	}
+	if n != e.size {
+		// Written to while being read: hash what was read, cache
+		// nothing; the write's file event will cause another hash.
+		e.size = n
+		return nil
+	}
+	if w.cache != nil && w.now.Sub(time.Unix(0, e.key.mtime)) > racyWindow {
+		w.cache.store(e)
 	}
 	return nil
 }

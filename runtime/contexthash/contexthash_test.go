@@ -618,3 +618,15 @@ func TestErrors(t *testing.T) {
 		t.Error(`pattern "[z-a": want an error`)
 	}
 }
+
+func TestDefaultDir(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", "/xdg")
+	if d, err := DefaultDir(); err != nil || d != "/xdg/kiln" {
+		t.Errorf("DefaultDir() = %q, %v", d, err)
+	}
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if d, err := DefaultDir(); err != nil || d != "/home/u/.cache/kiln" {
+		t.Errorf("DefaultDir() = %q, %v", d, err)
+	}
+}

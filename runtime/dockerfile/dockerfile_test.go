@@ -219,3 +219,36 @@ func TestRewriteFromEscapeDirective(t *testing.T) {
 		t.Fatalf("got %q want %q", got, want)
 	}
 }
+
+func TestCopyExpansionAndWorkdir(t *testing.T) {
+	df := `FROM golang:1.22 AS build
+ARG APP=svc
+ENV OUT=/out HOME_DIR=/home/$APP
+WORKDIR /src
+WORKDIR $APP
+COPY cmd/${APP} ./cmd/
+FROM build AS child
+COPY x $OUT/
+COPY <<EOF /etc/motd
+hello
+EOF
+`
+	info, copies, err := Parse([]byte(df), map[string]string{"APP": "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Copy{
+		{Stage: 0, Sources: []string{"cmd/api"}, Dest: "./cmd/", Workdir: "/src/api", Line: 6},
+		{Stage: 1, Sources: []string{"x"}, Dest: "/out/", Workdir: "/src/api", Line: 8},
+		{Stage: 1, Dest: "/etc/motd", Workdir: "/src/api", Line: 9},
+	}
+	if !reflect.DeepEqual(copies, want) {
+		t.Fatalf("copies:\n got %+v\nwant %+v", copies, want)
+	}
+	if info.Stages[1].BaseStage != 0 {
+		t.Fatalf("child base stage = %d", info.Stages[1].BaseStage)
+	}
+	if got := BaseImages(info, "child"); !reflect.DeepEqual(got, []string{"golang:1.22"}) {
+		t.Fatalf("BaseImages(child) = %q", got)
+	}
+}

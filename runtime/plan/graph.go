@@ -48,12 +48,31 @@ func BuildGraph(p *Plan) (*Graph, error) {
 		sort.Slice(deps, func(i, j int) bool { return deps[i] < deps[j] })
 		g.Deps[n] = deps
 	}
+	// An image builds after the local resources its users depend on, as in Tilt where the
+	// build is part of the resource's update: a local_resource often compiles what the image
+	// copies. (Kubernetes resource_deps don't make files, and would make false cycles when two
+	// resources share an image.)
+	locals := map[string]bool{}
+	for _, lr := range p.LocalResources {
+		locals[lr.Name] = true
+	}
+	imageResourceDeps := map[string][]NodeID{}
+	for _, r := range p.Resources {
+		for _, ref := range r.Images {
+			for _, d := range r.ResourceDeps {
+				if locals[d] {
+					imageResourceDeps[ref] = append(imageResourceDeps[ref], resourceNode(d))
+				}
+			}
+		}
+	}
 	for _, img := range p.Images {
 		var deps []NodeID
 		for _, d := range img.ImageDeps {
 			deps = append(deps, imageNode(d))
 		}
-		add(imageNode(img.Ref), deps)
+		deps = append(deps, imageResourceDeps[img.Ref]...)
+		add(imageNode(img.Ref), dedupe(deps))
 	}
 	checkResourceDeps := func(name string, rdeps []string) ([]NodeID, error) {
 		var deps []NodeID
@@ -174,4 +193,16 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func dedupe(ids []NodeID) []NodeID {
+	seen := map[NodeID]bool{}
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -32,16 +32,19 @@ fuzz:
 e2e: cluster
 	$(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/...
 
-## test: everything CI runs.
-test: unit fuzz
+## test: everything CI runs. The cluster comes first, so that the unit tests that use the
+## Docker engine (builds, image save/load) run for real instead of skipping.
+test: cluster unit fuzz render-examples e2e
 
-## bench: Go benchmarks (evaluation + render of a 200-service project, hashing, ...).
-bench:
+## bench: Go benchmarks: evaluation + render of a 200-service project, context hashing,
+## build skips, and `kiln run` on an unchanged project against the real cluster.
+bench: cluster
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags e2e -run '^$$' -bench . -benchtime 10x ./test/e2e/...
 
-## example: the main job: render the example Go service.
-example: build
-	./$(BIN) render -f examples/go-service
+## example: the main job: run the example Go service on the kind cluster, until it is ready.
+example: build cluster
+	./$(BIN) run -f examples/go-service --context kind-kiln-e2e
 
 ## render-examples: render every example twice and check the output is identical.
 render-examples: build
@@ -50,4 +53,4 @@ render-examples: build
 	  cmp $$tmp/1 $$tmp/2; echo "rendered $$d"; \
 	done; rm -rf $$tmp
 
--include test/cluster/cluster.mk
+include test/cluster/cluster.mk

@@ -32,6 +32,9 @@ type Options struct {
 	CacheDir string
 	// Env overrides os.Getenv for os.getenv(), for tests (nil = the process environment).
 	Env map[string]string
+	// DefaultRegistry applies when the Kilnfile calls no default_registry(): the local
+	// registry a cluster advertises (KEP-1755).
+	DefaultRegistry string
 }
 
 // State is everything the builtins recorded during one evaluation.
@@ -79,6 +82,7 @@ func newState(h *host.Host, opts Options) *State {
 			ReadinessTimeout:   5 * 60,
 			ScrubSecrets:       true,
 			TriggerMode:        triggerAuto,
+			DefaultRegistry:    opts.DefaultRegistry,
 		},
 		convention:  defaultConvention(),
 		unusedSteps: map[*stepValue]bool{},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/kiln-dev/kiln/builtins"
+	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/spf13/pflag"
 )
 
@@ -23,9 +24,13 @@ const (
 const usage = `kiln: the Kubernetes inner loop.
 
 Usage:
+  kiln run    [-f FILE] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
+  kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [-- ARGS]
 
 Commands:
+  run      build, load, apply and wait: exit 0 only when every resource is up and ready
+  down     delete what kiln applied for the project
   render   print the fully resolved manifests (or, with -o json, the whole plan)
 
 Run 'kiln COMMAND --help' for a command's flags.
@@ -46,8 +51,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "render":
 		return render(args[1:], stdout, stderr)
-	case "run", "watch", "down":
-		fmt.Fprintf(stderr, "kiln %s is not available in this build yet; use 'kiln render'\n", args[0])
+	case "run":
+		return runCmd(args[1:], stdout, stderr)
+	case "down":
+		return downCmd(args[1:], stdout, stderr)
+	case "watch":
+		fmt.Fprintf(stderr, "kiln watch is not available in this build yet; use 'kiln run'\n")
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
@@ -101,18 +110,12 @@ func render(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kiln render: --output must be yaml or json, not %q\n", *output)
 		return exitUsage
 	}
-	p, err := builtins.Evaluate(common.file, builtins.Options{
-		Args: scriptArgs, Subcommand: "render", Context: common.context, Namespace: common.namespace,
-		Stdout: stderr, Stderr: stderr, CacheDir: cacheDir(),
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	p, ok := evaluate(common, scriptArgs, "render", stderr)
+	if !ok {
 		return exitFail
 	}
-	for _, w := range p.Warnings {
-		fmt.Fprintf(stderr, "Warning: %s\n", w)
-	}
 	var out []byte
+	var err error
 	if *output == "json" {
 		out, err = p.RenderJSON()
 	} else {
@@ -139,4 +142,24 @@ func cacheDir() string {
 		return ""
 	}
 	return filepath.Join(d, "kiln")
+}
+
+// evaluate runs the project file and prints its warnings. Errors are printed; ok is false.
+func evaluate(common commonFlags, scriptArgs []string, subcommand string, stderr io.Writer) (*plan.Plan, bool) {
+	p, err := builtins.Evaluate(common.file, evalOptions(common, scriptArgs, subcommand, stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return nil, false
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(stderr, "Warning: %s\n", w)
+	}
+	return p, true
+}
+
+func evalOptions(common commonFlags, scriptArgs []string, subcommand string, stderr io.Writer) builtins.Options {
+	return builtins.Options{
+		Args: scriptArgs, Subcommand: subcommand, Context: common.context, Namespace: common.namespace,
+		Stdout: stderr, Stderr: stderr, CacheDir: cacheDir(),
+	}
 }

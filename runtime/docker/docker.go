@@ -157,3 +157,17 @@ func (c *Client) BuildKit(ctx context.Context) (*bkclient.Client, error) {
 	}
 	return bk, nil
 }
+
+// Push pushes ref to its registry (a local registry needs no credentials: the empty auth
+// "{}" is sent). Errors the engine reports inside its progress stream are returned.
+func (c *Client) Push(ctx context.Context, ref string) error {
+	res, err := c.api.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: "e30="})
+	if err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	defer res.Close()
+	if err := res.Wait(ctx); err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kiln-dev/kiln/builtins"
+	"github.com/kiln-dev/kiln/runtime/engine"
+	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/spf13/pflag"
+)
+
+// signalContext is cancelled on Ctrl-C or SIGTERM, so that a run stops cleanly.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("kiln run", pflag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	timeout := fs.Duration("timeout", 0, "give up after this long (default: ci_settings(timeout=), 30m)")
+	scriptArgs, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	start := time.Now()
+	p, ok := evaluate(common, scriptArgs, "run", stderr)
+	if !ok {
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "evaluated %s in %s\n", p.Main, time.Since(start).Round(time.Millisecond))
+	ctx, stop := signalContext()
+	defer stop()
+	sum, err := engine.Run(ctx, p, engine.Options{
+		Out: stdout, Context: common.context, Namespace: common.namespace, Timeout: *timeout,
+		Replan: func(registry string) (*plan.Plan, error) {
+			opts := evalOptions(common, scriptArgs, "run", io.Discard)
+			opts.DefaultRegistry = registry
+			return builtins.Evaluate(common.file, opts)
+		},
+	})
+	printSummary(stdout, sum)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			fmt.Fprintln(stderr, "kiln run: interrupted")
+		} else {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+		}
+		return exitFail
+	}
+	return exitOK
+}
+
+// printSummary prints one row per resource with its steps' durations.
+func printSummary(w io.Writer, sum *engine.Summary) {
+	if sum == nil || len(sum.Results) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESOURCE\tKIND\tSTATUS\tSTEPS")
+	for _, r := range sum.Results {
+		var steps []string
+		for _, s := range r.Steps {
+			step := fmt.Sprintf("%s %s", s.Name, s.Duration.Round(time.Millisecond))
+			if s.Note != "" {
+				step += " (" + s.Note + ")"
+			}
+			steps = append(steps, step)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Kind, r.Status, strings.Join(steps, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "context %s: %d built, %d loaded, %d pruned, in %s\n", sum.Context, len(sum.Built), len(sum.Loaded), len(sum.Pruned), sum.Duration.Round(time.Millisecond))
+}
+
+func downCmd(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("kiln down", pflag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	deleteNS := fs.Bool("delete-namespaces", false, "delete the Namespaces kiln applied too")
+	scriptArgs, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	p, ok := evaluate(common, scriptArgs, "down", stderr)
+	if !ok {
+		return exitFail
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	deleted, err := engine.Down(ctx, p, engine.DownOptions{Out: stdout, Context: common.context, Namespace: common.namespace, DeleteNamespaces: *deleteNS})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "deleted %d objects\n", len(deleted))
+	return exitOK
+}

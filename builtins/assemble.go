@@ -452,7 +452,7 @@ func selectObject(objects []plan.Object, isWorkload []bool, sel string) (int, er
 func (s *State) injectImages(resources []plan.Resource) (map[string]bool, error) {
 	imgs := make([]inject.Image, len(s.images))
 	for i, img := range s.images {
-		imgs[i] = inject.Image{Ref: img.Ref, MatchTag: img.MatchTag, FullRef: img.FullRef(), MatchInEnvVars: img.MatchInEnvVars}
+		imgs[i] = inject.Image{Ref: img.Ref, MatchTag: img.MatchTag, FullRef: img.FullRef(), MatchInEnvVars: img.MatchInEnvVars, Entrypoint: img.Entrypoint}
 	}
 	var paths []inject.Path
 	for _, k := range s.kinds {

@@ -20,6 +20,9 @@ type Image struct {
 	// FullRef is what replaces a match: repo:content-tag.
 	FullRef        string
 	MatchInEnvVars bool
+	// Entrypoint, when set, replaces the command of every container that runs the image (and
+	// clears its args), as Tilt's docker_build(entrypoint=) does.
+	Entrypoint []string
 }
 
 // Path locates images in objects of a kind, for k8s_kind(image_json_path=, image_object=).
@@ -157,6 +160,14 @@ func (inj *Injector) injectContainers(list []any, used map[int]bool) {
 				container["image"] = inj.images[i].FullRef
 				// The image exists only on the cluster's nodes: never pull it.
 				container["imagePullPolicy"] = "IfNotPresent"
+				if ep := inj.images[i].Entrypoint; len(ep) > 0 {
+					cmd := make([]any, len(ep))
+					for j, a := range ep {
+						cmd[j] = a
+					}
+					container["command"] = cmd
+					delete(container, "args")
+				}
 				used[i] = true
 			}
 		}

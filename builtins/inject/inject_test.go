@@ -40,7 +40,7 @@ spec:
 
 func TestInjectMatchesRepoAnyTagAndExactTag(t *testing.T) {
 	inj, err := New([]Image{
-		{Ref: "example/web", FullRef: "example/web:kiln-1", MatchInEnvVars: true},
+		{Ref: "example/web", FullRef: "example/web:kiln-1", MatchInEnvVars: true, Entrypoint: []string{"/server", "--dev"}},
 		{Ref: "example/api", MatchTag: "pinned", FullRef: "example/api:kiln-2"},
 	}, nil)
 	if err != nil {
@@ -54,7 +54,7 @@ func TestInjectMatchesRepoAnyTagAndExactTag(t *testing.T) {
 	out, _ := k8syaml.EncodeObjects([]plan.Object{obj})
 	s := string(out)
 	for _, want := range []string{
-		"image: example/web:kiln-1\n            imagePullPolicy: IfNotPresent\n            name: init",
+		"- command:\n            - /server\n            - --dev\n            image: example/web:kiln-1\n            imagePullPolicy: IfNotPresent\n            name: init",
 		"value: example/web:kiln-1",
 		"value: example/other",
 		"image: example/api\n", // untagged ref doesn't match an image that names a tag

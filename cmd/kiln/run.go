@@ -60,26 +60,28 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// printSummary prints one row per resource with its steps' durations.
+// printSummary prints one row per resource with its steps' durations, then the totals.
 func printSummary(w io.Writer, sum *engine.Summary) {
-	if sum == nil || len(sum.Results) == 0 {
+	if sum == nil || sum.Context == "" {
 		return
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RESOURCE\tKIND\tSTATUS\tSTEPS")
-	for _, r := range sum.Results {
-		var steps []string
-		for _, s := range r.Steps {
-			step := fmt.Sprintf("%s %s", s.Name, s.Duration.Round(time.Millisecond))
-			if s.Note != "" {
-				step += " (" + s.Note + ")"
+	if len(sum.Results) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RESOURCE\tKIND\tSTATUS\tSTEPS")
+		for _, r := range sum.Results {
+			var steps []string
+			for _, s := range r.Steps {
+				step := fmt.Sprintf("%s %s", s.Name, s.Duration.Round(time.Millisecond))
+				if s.Note != "" {
+					step += " (" + s.Note + ")"
+				}
+				steps = append(steps, step)
 			}
-			steps = append(steps, step)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Kind, r.Status, strings.Join(steps, ", "))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Kind, r.Status, strings.Join(steps, ", "))
+		tw.Flush()
 	}
-	tw.Flush()
 	fmt.Fprintf(w, "context %s: %d built, %d loaded, %d pruned, in %s\n", sum.Context, len(sum.Built), len(sum.Loaded), len(sum.Pruned), sum.Duration.Round(time.Millisecond))
 }
 

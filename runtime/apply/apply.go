@@ -82,6 +82,8 @@ type Applier struct {
 	Namespace string
 	// HonorDownPolicy makes Delete skip objects annotated down-policy: keep (kiln down).
 	HonorDownPolicy bool
+	// UpsertTimeout bounds each object's apply (update_settings(k8s_upsert_timeout_secs=)).
+	UpsertTimeout time.Duration
 }
 
 // DownPolicyAnnotations mark objects that kiln down leaves in place, as Tilt's does.
@@ -147,7 +149,12 @@ func (a *Applier) Apply(ctx context.Context, resource string, objs []plan.Object
 			return refs, err
 		}
 		ri := a.Cluster.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace())
-		_, err = ri.Patch(ctx, u.GetName(), "application/apply-patch+yaml", data, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if a.UpsertTimeout > 0 {
+			pctx, cancel = context.WithTimeout(ctx, a.UpsertTimeout)
+		}
+		_, err = ri.Patch(pctx, u.GetName(), "application/apply-patch+yaml", data, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
+		cancel()
 		if err != nil {
 			return refs, fmt.Errorf("apply %s/%s: %w", strings.ToLower(u.GetKind()), u.GetName(), err)
 		}

@@ -117,6 +117,17 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Summary, error) {
 		}
 	}
 	e.applier = apply.New(e.kc, apply.ProjectID(p.Dir), ns)
+	e.applier.UpsertTimeout = time.Duration(p.Settings.K8sUpsertTimeout) * time.Second
+	// Every resource gets a row in the summary, in plan order, even if it never starts.
+	for _, img := range p.Images {
+		e.result("image "+img.Ref, "image")
+	}
+	for _, lr := range p.LocalResources {
+		e.result(lr.Name, "local")
+	}
+	for _, r := range p.Resources {
+		e.result(r.Name, "k8s")
+	}
 	e.checker = ready.New(e.kc)
 	if len(p.Images) > 0 {
 		d, err := docker.Connect(ctx)
@@ -142,7 +153,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Summary, error) {
 		_ = e.applier.SaveInventory(context.WithoutCancel(ctx), union(old, e.applied))
 		return sum, runErr
 	}
-	stale := apply.Stale(old, e.applied)
+	stale := e.prunable(old)
 	if len(stale) > 0 {
 		pruned, err := e.applier.Delete(ctx, reverse(stale))
 		for _, r := range pruned {
@@ -154,8 +165,9 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Summary, error) {
 			return sum, err
 		}
 	}
-	if len(stale) > 0 || !sameRefs(old, e.applied) {
-		if err := e.applier.SaveInventory(ctx, e.applied); err != nil {
+	keep := e.keptFrom(old)
+	if len(stale) > 0 || !sameRefs(old, union(e.applied, keep)) {
+		if err := e.applier.SaveInventory(ctx, union(e.applied, keep)); err != nil {
 			return sum, err
 		}
 	}
@@ -379,7 +391,7 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 	}
 	res.Steps = append(res.Steps, Step{Name: "build", Duration: br.Duration, Note: note})
 	e.out.Line(label, "build  %s: %s in %s", br.Ref, note, round(br.Duration))
-	if p.Settings.DefaultRegistry != "" && (img.Custom == nil || !img.Custom.DisablePush) {
+	if p.Settings.DefaultRegistry != "" && (img.Custom == nil || !img.Custom.DisablePush && !img.Custom.SkipsLocal) {
 		start := time.Now()
 		if err := e.docker.Push(ctx, br.Ref); err != nil {
 			res.Status, res.Err = "failed", err
@@ -389,7 +401,9 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 		e.out.Line(label, "push   %s in %s", br.Ref, round(time.Since(start)))
 	} else if e.isKind && (img.Custom == nil || !img.Custom.SkipsLocal) {
 		start := time.Now()
-		if e.nodesReport(ctx, br.Ref) {
+		// A fixed custom_build tag says nothing about content: compare image IDs on the nodes.
+		fixedTag := img.Custom != nil && img.Custom.Tag != ""
+		if !fixedTag && e.nodesReport(ctx, br.Ref) {
 			res.Steps = append(res.Steps, Step{Name: "load", Duration: time.Since(start), Note: "already on the nodes"})
 			e.out.Line(label, "load   %s: already on the nodes (node status) in %s", br.Ref, round(time.Since(start)))
 			res.Status = "ready"
@@ -633,4 +647,30 @@ func (e *runner) nodesReport(ctx context.Context, ref string) bool {
 		}
 	}
 	return true
+}
+
+// keptFrom returns the objects of the old inventory that a run keeps although it did not apply
+// them: those of resources it skipped (auto_init=False, not enabled) — disabling a resource
+// must not delete it — and Namespaces, which only kiln down --delete-namespaces removes,
+// because deleting one deletes everything in it.
+func (e *runner) keptFrom(old []apply.Ref) []apply.Ref {
+	skipped := map[string]bool{}
+	for _, r := range e.orderedResults() {
+		if r.Status == "skipped" {
+			skipped[r.Name] = true
+		}
+	}
+	var keep []apply.Ref
+	for _, r := range apply.Stale(old, e.applied) {
+		if skipped[r.Resource] || r.Kind == "Namespace" {
+			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
+// prunable returns what the project no longer declares: objects of the old inventory this
+// run did not apply, less those it keeps.
+func (e *runner) prunable(old []apply.Ref) []apply.Ref {
+	return apply.Stale(apply.Stale(old, e.applied), e.keptFrom(old))
 }

@@ -26,6 +26,9 @@ var (
 
 // IsLocal reports whether a context names a local development cluster.
 func IsLocal(context string) bool {
+	if strings.Contains(context, "/api-crc-testing:") {
+		return true // CRC names its contexts "<ns>/api-crc-testing:6443/<user>"
+	}
 	for _, p := range localPrefixes {
 		if strings.HasPrefix(context, p) {
 			return true

@@ -92,7 +92,14 @@ func (c *Checker) Wait(ctx context.Context, objs []*unstructured.Unstructured, p
 func (c *Checker) Check(ctx context.Context, o *unstructured.Unstructured, podReadiness string) (bool, string, error) {
 	kind := o.GetKind()
 	gvr, ok := workloadResources[kind]
-	if !ok || podReadiness == "ignore" {
+	if podReadiness == "ignore" {
+		return true, "", nil
+	}
+	if !ok {
+		if podReadiness == "wait" {
+			// A k8s_kind workload: wait for the pods it owns, as Tilt does.
+			return c.ownedPodsReady(ctx, o)
+		}
 		return true, "", nil
 	}
 	if kind == "CronJob" {
@@ -237,12 +244,98 @@ func (c *Checker) pods(ctx context.Context, u *unstructured.Unstructured) ([]cor
 	return list.Items, nil
 }
 
+// currentPods keeps the pods of the workload's current revision: a pod of the previous
+// rollout that crash-loops must not fail the rollout that replaces it.
+func (c *Checker) currentPods(ctx context.Context, u *unstructured.Unstructured, pods []corev1.Pod) []corev1.Pod {
+	label, want := "", ""
+	switch u.GetKind() {
+	case "StatefulSet", "DaemonSet":
+		label = "controller-revision-hash"
+		want, _, _ = unstructured.NestedString(u.Object, "status", "updateRevision")
+	case "Deployment":
+		label = "pod-template-hash"
+		rev := u.GetAnnotations()["deployment.kubernetes.io/revision"]
+		sel, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+		if rev == "" || len(sel) == 0 {
+			return pods
+		}
+		rss, err := c.Cluster.Client.AppsV1().ReplicaSets(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
+		if err != nil {
+			return pods
+		}
+		for _, rs := range rss.Items {
+			owned := false
+			for _, ref := range rs.OwnerReferences {
+				owned = owned || ref.UID == u.GetUID()
+			}
+			if owned && rs.Annotations["deployment.kubernetes.io/revision"] == rev {
+				want = rs.Labels["pod-template-hash"]
+			}
+		}
+	}
+	if label == "" || want == "" {
+		return pods
+	}
+	var out []corev1.Pod
+	for _, p := range pods {
+		if p.Labels[label] == want {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ownedPodsReady waits for the pods an object owns directly (k8s_kind(pod_readiness='wait')).
+func (c *Checker) ownedPodsReady(ctx context.Context, o *unstructured.Unstructured) (bool, string, error) {
+	m, err := c.Cluster.Mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
+	if err != nil {
+		return false, "", fmt.Errorf("read %s: %w", describe(o), err)
+	}
+	live, err := c.Cluster.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return false, "waiting for " + describe(o) + " to exist", nil
+	}
+	list, err := c.Cluster.Client.CoreV1().Pods(o.GetNamespace()).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, "", err
+	}
+	var owned []corev1.Pod
+	for _, p := range list.Items {
+		for _, ref := range p.OwnerReferences {
+			if ref.UID == live.GetUID() {
+				owned = append(owned, p)
+			}
+		}
+	}
+	if len(owned) == 0 {
+		return false, describe(o) + ": no pods yet", nil
+	}
+	if f := c.failureIn(ctx, describe(o), owned, false); f != nil {
+		return false, "", f
+	}
+	for _, p := range owned {
+		ready := p.Status.Phase == corev1.PodSucceeded
+		for _, cnd := range p.Status.Conditions {
+			ready = ready || cnd.Type == corev1.PodReady && cnd.Status == corev1.ConditionTrue
+		}
+		if !ready {
+			return false, describe(o) + ": pod " + p.Name + " not ready", nil
+		}
+	}
+	return true, "", nil
+}
+
 // podFailure looks for a pod of the workload stuck in a state that waiting won't fix.
 func (c *Checker) podFailure(ctx context.Context, u *unstructured.Unstructured) *Failure {
 	pods, err := c.pods(ctx, u)
 	if err != nil {
 		return nil
 	}
+	return c.failureIn(ctx, describe(u), c.currentPods(ctx, u, pods), u.GetKind() == "Pod")
+}
+
+// failureIn returns the first of pods stuck in a state that waiting won't fix.
+func (c *Checker) failureIn(ctx context.Context, object string, pods []corev1.Pod, podFailedIsFatal bool) *Failure {
 	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
 	for _, p := range pods {
 		if p.DeletionTimestamp != nil {
@@ -254,7 +347,7 @@ func (c *Checker) podFailure(ctx context.Context, u *unstructured.Unstructured) 
 			if w == nil || !fatalReasons[w.Reason] {
 				continue
 			}
-			f := &Failure{Object: describe(u), Pod: p.Name, Reason: w.Reason}
+			f := &Failure{Object: object, Pod: p.Name, Reason: w.Reason}
 			if t := cs.LastTerminationState.Terminated; t != nil {
 				f.Reason += fmt.Sprintf(": container %s exited with code %d", cs.Name, t.ExitCode)
 			} else if w.Message != "" {
@@ -263,8 +356,8 @@ func (c *Checker) podFailure(ctx context.Context, u *unstructured.Unstructured) 
 			f.Logs = c.logTail(ctx, p.Namespace, p.Name, cs.Name, cs.LastTerminationState.Terminated != nil)
 			return f
 		}
-		if p.Status.Phase == corev1.PodFailed && u.GetKind() == "Pod" {
-			f := &Failure{Object: describe(u), Pod: p.Name, Reason: "the pod failed: " + p.Status.Reason + " " + p.Status.Message}
+		if p.Status.Phase == corev1.PodFailed && podFailedIsFatal {
+			f := &Failure{Object: object, Pod: p.Name, Reason: "the pod failed: " + p.Status.Reason + " " + p.Status.Message}
 			if len(p.Spec.Containers) > 0 {
 				f.Logs = c.logTail(ctx, p.Namespace, p.Name, p.Spec.Containers[0].Name, false)
 			}

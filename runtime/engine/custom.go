@@ -60,14 +60,5 @@ func (e *runner) customDeploy(ctx context.Context, p *plan.Plan, r *plan.Resourc
 		}
 		us = append(us, u)
 	}
-	start = time.Now()
-	rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
-	defer cancel()
-	if err := e.checker.Wait(rctx, us, r.PodReadiness); err != nil {
-		res.Status, res.Err = "failed", err
-		return fmt.Errorf("resource %s: %w", r.Name, err)
-	}
-	res.Steps = append(res.Steps, Step{Name: "ready", Duration: time.Since(start)})
-	res.Status = "ready"
-	return nil
+	return e.waitReady(ctx, r, res, us)
 }

@@ -325,10 +325,16 @@ func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]
 		if err != nil {
 			return err
 		}
+		skip := func(autoInit bool, kind string) bool {
+			if !autoInit || enabled != nil && !enabled[name] {
+				e.result(name, kind).Status = "skipped"
+				return true
+			}
+			return false
+		}
 		for i := range p.Resources {
 			if r := &p.Resources[i]; r.Name == name {
-				if !r.AutoInit || enabled != nil && !enabled[name] {
-					e.result(name, "k8s").Status = "skipped"
+				if skip(r.AutoInit, "k8s") {
 					return nil
 				}
 				return e.deploy(ctx, p, r)
@@ -336,8 +342,7 @@ func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]
 		}
 		for i := range p.LocalResources {
 			if lr := &p.LocalResources[i]; lr.Name == name {
-				if !lr.AutoInit || enabled != nil && !enabled[name] {
-					e.result(name, "local").Status = "skipped"
+				if skip(lr.AutoInit, "local") {
 					return nil
 				}
 				return e.runLocal(ctx, p, lr)
@@ -498,10 +503,16 @@ func (e *runner) deploy(ctx context.Context, p *plan.Plan, r *plan.Resource) err
 		}
 		workloads = append(workloads, u)
 	}
-	start = time.Now()
+	return e.waitReady(ctx, r, res, workloads)
+}
+
+// waitReady waits, within ci_settings(readiness_timeout=), until a resource's objects are
+// ready, and records the step.
+func (e *runner) waitReady(ctx context.Context, r *plan.Resource, res *ResourceResult, objs []*unstructured.Unstructured) error {
+	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
 	defer cancel()
-	if err := e.checker.Wait(rctx, workloads, r.PodReadiness); err != nil {
+	if err := e.checker.Wait(rctx, objs, r.PodReadiness); err != nil {
 		res.Status, res.Err = "failed", err
 		return fmt.Errorf("resource %s: %w", r.Name, err)
 	}

@@ -1,0 +1,34 @@
+// goserver is the e2e test image kiln.local/goserver:latest: a static HTTP
+// server, built FROM scratch. It answers every path with a greeting, has
+// /healthz for probes, and listens on $PORT (default 8080).
+package main
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+)
+
+func main() {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	greeting := os.Getenv("GREETING")
+	if greeting == "" {
+		greeting = "hello from kiln goserver"
+	}
+	host, _ := os.Hostname()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		log.Printf("%s %s", r.Method, r.URL.Path)
+		fmt.Fprintf(w, "%s (host %s, path %s)\n", greeting, host, r.URL.Path)
+	})
+	log.Printf("goserver listening on :%s", port)
+	log.Fatal(http.ListenAndServe(":"+port, mux))
+}

@@ -92,9 +92,10 @@ func (s *State) allowContexts(_ *starlark.Thread, b *starlark.Builtin, args star
 }
 
 // kubeconfig returns the raw kubeconfig (KUBECONFIG or ~/.kube/config); missing is empty.
-func kubeconfig() (clientcmd.ClientConfig, error) {
+// kubeconfig loads the default kubeconfig, seen from context (its current context when empty).
+func kubeconfig(context string) clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}), nil
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
 }
 
 // k8sContext is k8s_context(): the context kiln will use (the --context flag, or the
@@ -110,15 +111,15 @@ func (s *State) k8sContext(_ *starlark.Thread, b *starlark.Builtin, args starlar
 	if s.cluster != nil {
 		return starlark.String(s.cluster.Context), nil
 	}
-	cc, _ := kubeconfig()
-	raw, err := cc.RawConfig()
+	raw, err := kubeconfig("").RawConfig()
 	if err != nil {
 		return starlark.String(""), nil
 	}
 	return starlark.String(raw.CurrentContext), nil
 }
 
-// k8sNamespace is k8s_namespace(): the --namespace flag or the context's namespace.
+// k8sNamespace is k8s_namespace(): the --namespace flag, or the namespace of the context kiln
+// will use (--context, then kind_cluster's, then the kubeconfig's current one).
 func (s *State) k8sNamespace(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
@@ -126,8 +127,11 @@ func (s *State) k8sNamespace(_ *starlark.Thread, b *starlark.Builtin, args starl
 	if s.opts.Namespace != "" {
 		return starlark.String(s.opts.Namespace), nil
 	}
-	cc, _ := kubeconfig()
-	ns, _, err := cc.Namespace()
+	context := s.opts.Context
+	if context == "" && s.cluster != nil {
+		context = s.cluster.Context
+	}
+	ns, _, err := kubeconfig(context).Namespace()
 	if err != nil || ns == "" {
 		ns = "default"
 	}

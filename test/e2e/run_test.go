@@ -313,7 +313,9 @@ func TestRunNoChangeAndRebuild(t *testing.T) {
 		t.Fatalf("an unchanged project changed objects on the cluster:\nbefore %s\nafter  %s", versions, after)
 	}
 
-	if err := os.WriteFile(filepath.Join(dir, "beta/www/index.html"), []byte("beta changed\n"), 0o644); err != nil {
+	// The new content names the namespace, so that it was never built before: tags are content
+	// hashes, and an image left in the engine by an earlier test run would rightly be reused.
+	if err := os.WriteFile(filepath.Join(dir, "beta/www/index.html"), []byte("beta changed in "+ns+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	third := kiln(t, nil, "run", "-f", dir, contextFlag(c))

@@ -29,8 +29,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME) ./builtins/inject
 
 ## e2e: end-to-end tests against the real kind cluster (made by `make cluster`).
-e2e: cluster
-	$(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+## KILN_E2E_BUILDKITD is the standalone buildkitd that the KILN_BUILDKIT_HOST test starts.
+e2e: cluster buildkitd
+	KILN_E2E_BUILDKITD=$$(bash test/cluster/buildkitd.sh) \
+	  $(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/...
 
 ## test: everything CI runs. The cluster comes first, so that the unit tests that use the
 ## Docker engine (builds, image save/load) run for real instead of skipping.

@@ -5,11 +5,12 @@
 #   make node-image    the kind node image (cached under $KILN_E2E_CACHE)
 #   make cluster       kind cluster kiln-e2e ready, context kind-kiln-e2e
 #   make cluster-down  delete it (caches and images stay)
+#   make buildkitd     a standalone buildkitd binary (cached), for the KILN_BUILDKIT_HOST test
 
 KILN_E2E_CACHE ?= /var/cache/kiln-e2e
 export KILN_E2E_CACHE
 
-.PHONY: docker test-images node-image cluster cluster-down
+.PHONY: docker test-images node-image cluster cluster-down buildkitd
 
 docker:
 	@bash test/cluster/docker.sh
@@ -25,3 +26,6 @@ cluster: docker test-images
 
 cluster-down: docker
 	@bash test/cluster/cluster.sh down
+
+buildkitd:
+	@bash test/cluster/buildkitd.sh >/dev/null

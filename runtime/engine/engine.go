@@ -23,9 +23,9 @@ import (
 	"github.com/kiln-dev/kiln/runtime/output"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/runtime/ready"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Options configure a run.
@@ -194,22 +194,22 @@ func TargetContext(p *plan.Plan, flag string) (string, error) {
 
 // runner is the state of one run.
 type runner struct {
-	mu        sync.Mutex
-	plan      *plan.Plan
-	stale     bool // a local resource ran since the plan was made
-	opts      Options
-	out       *output.Printer
-	kc        *kube.Cluster
-	docker    *docker.Client
-	registry  string // the cluster's local registry, when it advertises one
-	applier   *apply.Applier
-	checker   *ready.Checker
-	builder   *build.Builder
-	kindName  string
-	isKind    bool
-	nodes     []corev1.Node
-	nodesOnce sync.Once
-	servers   []*local.Server
+	mu         sync.Mutex
+	plan       *plan.Plan
+	stale      bool // a local resource ran since the plan was made
+	opts       Options
+	out        *output.Printer
+	kc         *kube.Cluster
+	docker     *docker.Client
+	registry   string // the cluster's local registry, when it advertises one
+	applier    *apply.Applier
+	checker    *ready.Checker
+	builder    *build.Builder
+	kindName   string
+	isKind     bool
+	nodeImages map[string]map[string]bool // node → images, see nodesReport
+	nodesOnce  sync.Once
+	servers    []*local.Server
 
 	results map[string]*ResourceResult
 	order   []string
@@ -410,7 +410,7 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 		fixedTag := img.Custom != nil && img.Custom.Tag != ""
 		if !fixedTag && e.nodesReport(ctx, br.Ref) {
 			res.Steps = append(res.Steps, Step{Name: "load", Duration: time.Since(start), Note: "already on the nodes"})
-			e.out.Line(label, "load   %s: already on the nodes (node status) in %s", br.Ref, round(time.Since(start)))
+			e.out.Line(label, "load   %s: already on the nodes (API) in %s", br.Ref, round(time.Since(start)))
 			res.Status = "ready"
 			return nil
 		}
@@ -628,36 +628,63 @@ func reverse(refs []apply.Ref) []apply.Ref {
 	return out
 }
 
-// nodesReport reports whether every node's status lists the image. The kubelet reports the
-// images on its node, so an image loaded on an earlier run is found with one API call instead
-// of a command in each node. The list is capped (50 images by default) and refreshed every few
-// seconds: when the image is not there, LoadImages checks the nodes themselves.
+// nodesReport reports whether every node is known to have the image, from the API alone: the
+// kubelet lists its node's images in the node status, and a running container's image is on
+// its node. An image loaded on an earlier run is then found with two API calls instead of a
+// command in each node. The status list is capped (50 images by default, the biggest first)
+// and refreshed every few seconds, so small images drop out of it on busy nodes; the running
+// pods of an unchanged project cover those. Otherwise LoadImages checks the nodes themselves.
 func (e *runner) nodesReport(ctx context.Context, ref string) bool {
 	name, err := cluster.ContainerdName(ref)
 	if err != nil {
 		return false
 	}
-	e.nodesOnce.Do(func() {
-		list, err := e.kc.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err == nil {
-			e.nodes = list.Items
-		}
-	})
-	if len(e.nodes) == 0 {
+	e.nodesOnce.Do(func() { e.nodeImages = listNodeImages(ctx, e.kc.Client) })
+	if len(e.nodeImages) == 0 {
 		return false
 	}
-	for _, n := range e.nodes {
-		found := false
-		for _, img := range n.Status.Images {
-			for _, nm := range img.Names {
-				found = found || nm == name
-			}
-		}
-		if !found {
+	for _, images := range e.nodeImages {
+		if !images[name] {
 			return false
 		}
 	}
 	return true
+}
+
+// listNodeImages maps each node's name to the images the API says it has (containerd names):
+// those of its status, and those of the containers running on it. nil if the API can't say.
+func listNodeImages(ctx context.Context, client kubernetes.Interface) map[string]map[string]bool {
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		return nil
+	}
+	out := map[string]map[string]bool{}
+	add := func(node, ref string) {
+		if name, err := cluster.ContainerdName(ref); err == nil && out[node] != nil {
+			out[node][name] = true
+		}
+	}
+	for _, n := range nodes.Items {
+		out[n.Name] = map[string]bool{}
+		for _, img := range n.Status.Images {
+			for _, nm := range img.Names {
+				add(n.Name, nm)
+			}
+		}
+	}
+	// ResourceVersion "0": served from the API server's cache, cheap even with many pods.
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return out
+	}
+	for _, pod := range pods.Items {
+		for _, st := range pod.Status.ContainerStatuses {
+			if st.State.Running != nil {
+				add(pod.Spec.NodeName, st.Image)
+			}
+		}
+	}
+	return out
 }
 
 // keptFrom returns the objects of the old inventory that a run keeps although it did not apply

@@ -118,6 +118,9 @@ func (s *State) kustomize(t *starlark.Thread, b *starlark.Builtin, args starlark
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), s.relErr(err))
 	}
+	for _, w := range kustomize.DeprecationWarnings(files) {
+		s.warn("%s: kustomize: %s", pos(t), replaceAll(w, s.host.Dir+string(filepath.Separator), ""))
+	}
 	return Blob{Text: string(out), Source: "kustomization " + s.rel(abs)}, nil
 }
 

@@ -82,7 +82,9 @@ func build(opts Options) ([]byte, []string, error) {
 	rfs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]struct{}{}}
 	buildMu.Lock()
 	defer buildMu.Unlock()
+	restore := silenceStderr()
 	resMap, err := krusty.MakeKustomizer(kopts).Run(rfs, dir)
+	restore()
 	if remoteErr := rfs.remoteError(); remoteErr != nil {
 		// The recorder refused to hand kustomize a kustomization file that
 		// refers to a remote base; whatever kustomize made of that, this is
@@ -379,4 +381,46 @@ func existsLocally(dir, ref string) bool {
 	}
 	_, err := os.Stat(filepath.Join(dir, ref))
 	return err == nil
+}
+
+// silenceStderr points os.Stderr at /dev/null until the returned function is called. krusty
+// prints its deprecation warnings straight to os.Stderr, with no file named; kiln reports
+// them itself (DeprecationWarnings) with the file and the Kilnfile line. Only code that reads
+// os.Stderr during a build is affected: kiln's own output holds the real stderr from the start.
+func silenceStderr() (restore func()) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return func() {}
+	}
+	saved := os.Stderr
+	os.Stderr = devNull
+	return func() {
+		os.Stderr = saved
+		devNull.Close()
+	}
+}
+
+// DeprecationWarnings returns kustomize's deprecation warnings for the kustomization files
+// among files (as a build reports them in filesRead), each prefixed with its file's path.
+func DeprecationWarnings(files []string) []string {
+	var out []string
+	for _, f := range files {
+		if !isKustomizationFile(f) {
+			continue
+		}
+		text, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var k types.Kustomization
+		if err := k.Unmarshal(text); err != nil {
+			continue
+		}
+		if msgs := k.CheckDeprecatedFields(); msgs != nil {
+			for _, m := range *msgs {
+				out = append(out, f+": "+strings.TrimPrefix(m, "# Warning: "))
+			}
+		}
+	}
+	return out
 }

@@ -25,7 +25,14 @@ type DownOptions struct {
 // delete commands of custom deploys. Only objects in the project's inventory that still carry
 // its label are deleted.
 func Down(ctx context.Context, p *plan.Plan, opts DownOptions) ([]string, error) {
+	scrub := secretScrubber(p)
 	out := output.New(opts.Out)
+	out.ScrubWith(scrub)
+	deleted, err := down(ctx, p, opts, out)
+	return deleted, scrub.ScrubError(err)
+}
+
+func down(ctx context.Context, p *plan.Plan, opts DownOptions, out *output.Printer) ([]string, error) {
 	kctx, err := TargetContext(p, opts.Context)
 	if err != nil {
 		return nil, err

@@ -68,8 +68,18 @@ type Summary struct {
 	Duration time.Duration
 }
 
-// Run executes p once: everything up and ready, or an error. It is kiln's CI mode.
+// Run executes p once: everything up and ready, or an error. It is kiln's CI mode. Unless
+// secret_settings(disable_scrub=True), the values of the project's Secrets are scrubbed from
+// everything it prints and from its error.
 func Run(ctx context.Context, p *plan.Plan, opts Options) (*Summary, error) {
+	scrub := secretScrubber(p)
+	out := output.New(opts.Out)
+	out.ScrubWith(scrub)
+	sum, err := runOnce(ctx, p, opts, out)
+	return sum, scrub.ScrubError(err)
+}
+
+func runOnce(ctx context.Context, p *plan.Plan, opts Options, out *output.Printer) (*Summary, error) {
 	start := time.Now()
 	timeout := opts.Timeout
 	if timeout == 0 {
@@ -78,7 +88,6 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	out := output.New(opts.Out)
 	e := &runner{plan: p, opts: opts, out: out, results: map[string]*ResourceResult{}}
 	sum := &Summary{}
 	defer func() { sum.Duration = time.Since(start) }()

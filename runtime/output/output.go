@@ -14,10 +14,18 @@ type Printer struct {
 	mu    sync.Mutex
 	w     io.Writer
 	width int // the widest prefix seen, so that columns line up
+	scrub *Scrubber
 }
 
 // New returns a printer writing to w.
 func New(w io.Writer) *Printer { return &Printer{w: w, width: 12} }
+
+// ScrubWith makes the printer replace secret values in everything it prints from now on.
+func (p *Printer) ScrubWith(s *Scrubber) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.scrub = s
+}
 
 // Line prints one line for a resource.
 func (p *Printer) Line(resource, format string, args ...any) {
@@ -30,14 +38,14 @@ func (p *Printer) write(resource, line string) {
 	if len(resource) > p.width {
 		p.width = len(resource)
 	}
-	fmt.Fprintf(p.w, "%-*s │ %s\n", p.width, resource, line)
+	fmt.Fprintf(p.w, "%-*s │ %s\n", p.width, resource, p.scrub.Scrub(line))
 }
 
 // Plain prints a line without a resource column.
 func (p *Printer) Plain(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format+"\n", args...)
+	fmt.Fprintln(p.w, p.scrub.Scrub(fmt.Sprintf(format, args...)))
 }
 
 // Writer returns an io.Writer whose output becomes lines of the resource. Partial lines are

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kiln-dev/kiln/runtime/kube"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // fatalReasons are container waiting reasons that will not fix themselves.
@@ -52,11 +54,21 @@ type Checker struct {
 	Interval time.Duration
 	// LogLines is how many log lines a failure shows.
 	LogLines int64
+	// Settle is how long a workload's pods must have been Ready before it counts as ready.
+	// A container that exits at once is reported Running and Ready for a moment (the kubelet
+	// notices the exit within about a second): without this, a crashing app could pass.
+	Settle time.Duration
+
+	mu        sync.Mutex
+	readySeen map[types.UID]time.Time // when this checker first saw each pod Ready
 }
+
+// DefaultSettle is New's Settle: two of the kubelet's one-second pod relists.
+const DefaultSettle = 2 * time.Second
 
 // New returns a checker polling every 200 ms.
 func New(c *kube.Cluster) *Checker {
-	return &Checker{Cluster: c, Interval: 200 * time.Millisecond, LogLines: 20}
+	return &Checker{Cluster: c, Interval: 200 * time.Millisecond, LogLines: 20, Settle: DefaultSettle}
 }
 
 // Wait blocks until every object is ready, a Failure shows, or ctx ends. Objects that are not
@@ -120,6 +132,9 @@ func (c *Checker) Check(ctx context.Context, o *unstructured.Unstructured, podRe
 			return false, "", f
 		}
 	}
+	if ready && kind != "Job" {
+		ready, msg = c.settled(ctx, live)
+	}
 	if ready {
 		return true, "", nil
 	}
@@ -127,6 +142,58 @@ func (c *Checker) Check(ctx context.Context, o *unstructured.Unstructured, podRe
 		return false, "", f
 	}
 	return false, msg, nil
+}
+
+// settled reports whether every pod of a rolled-out workload's current revision has been Ready
+// for c.Settle: since its Ready condition's last transition (whole seconds, so one more is
+// allowed), or since this checker first saw it Ready. Pods that were Ready long before the run
+// pass at once, so an unchanged project waits for nothing.
+func (c *Checker) settled(ctx context.Context, u *unstructured.Unstructured) (bool, string) {
+	if c.Settle <= 0 {
+		return true, ""
+	}
+	pods, err := c.pods(ctx, u)
+	if err != nil {
+		return false, fmt.Sprintf("%s: list pods: %v", describe(u), err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readySeen == nil {
+		c.readySeen = map[types.UID]time.Time{}
+	}
+	return podsSettled(c.currentPods(ctx, u, pods), time.Now(), c.Settle, c.readySeen)
+}
+
+// podsSettled is settled's rule, for a given time; seen records when each pod was first seen
+// Ready.
+func podsSettled(pods []corev1.Pod, now time.Time, settle time.Duration, seen map[types.UID]time.Time) (bool, string) {
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded {
+			continue
+		}
+		var readySince time.Time
+		isReady := false
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				isReady, readySince = true, c.LastTransitionTime.Time
+			}
+		}
+		if !isReady {
+			delete(seen, p.UID)
+			return false, "pod " + p.Name + ": not ready"
+		}
+		if !readySince.IsZero() && now.Sub(readySince) >= settle+time.Second {
+			continue
+		}
+		first, ok := seen[p.UID]
+		if !ok {
+			seen[p.UID], first = now, now
+		}
+		if now.Sub(first) < settle {
+			return false, fmt.Sprintf("pod %s: ready, making sure it stays ready for %s", p.Name, settle)
+		}
+	}
+	return true, ""
 }
 
 var workloadResources = map[string]schema.GroupVersionResource{

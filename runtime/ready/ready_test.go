@@ -2,8 +2,12 @@ package ready
 
 import (
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func obj(kind string, fields map[string]any) *unstructured.Unstructured {
@@ -39,5 +43,50 @@ func TestRolledOut(t *testing.T) {
 		if got, msg := rolledOut(c.u); got != c.want {
 			t.Errorf("%s: rolledOut = %v (%s), want %v", c.name, got, msg, c.want)
 		}
+	}
+}
+
+func TestPodsSettled(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	pod := func(uid string, ready bool, since time.Time) corev1.Pod {
+		status := corev1.ConditionFalse
+		if ready {
+			status = corev1.ConditionTrue
+		}
+		return corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: uid, UID: types.UID(uid)},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.NewTime(since)},
+			}},
+		}
+	}
+	settle := 2 * time.Second
+	seen := map[types.UID]time.Time{}
+
+	if ok, _ := podsSettled([]corev1.Pod{pod("old", true, now.Add(-time.Hour))}, now, settle, seen); !ok {
+		t.Error("a pod Ready for an hour is settled at once")
+	}
+	fresh := []corev1.Pod{pod("fresh", true, now.Add(-time.Second))}
+	if ok, _ := podsSettled(fresh, now, settle, seen); ok {
+		t.Error("a pod Ready for a second is not settled yet")
+	}
+	if ok, _ := podsSettled(fresh, now.Add(time.Second), settle, seen); ok {
+		t.Error("seen Ready for 1s of a 2s settle: not settled")
+	}
+	if ok, _ := podsSettled(fresh, now.Add(2*time.Second), settle, seen); !ok {
+		t.Error("seen Ready for the whole settle time: settled")
+	}
+	// A pod that crashes and comes back Ready starts its settle time again.
+	if ok, _ := podsSettled([]corev1.Pod{pod("flappy", true, now)}, now, settle, seen); ok {
+		t.Error("just Ready: not settled")
+	}
+	if ok, _ := podsSettled([]corev1.Pod{pod("flappy", false, now)}, now.Add(time.Second), settle, seen); ok {
+		t.Error("not Ready: not settled")
+	}
+	if ok, _ := podsSettled([]corev1.Pod{pod("flappy", true, now.Add(2*time.Second))}, now.Add(2*time.Second), settle, seen); ok {
+		t.Error("Ready again: its settle time starts over")
+	}
+	if ok, _ := podsSettled(nil, now, settle, seen); !ok {
+		t.Error("no current pods: nothing to wait for")
 	}
 }

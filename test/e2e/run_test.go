@@ -376,23 +376,32 @@ func resourceVersions(t *testing.T, c *Cluster, ns string) string {
 	return strings.Join(parts, " ")
 }
 
-// TestRunCrash: a crashing container fails the run with exit 1 and its log lines shown.
+// TestRunCrash: a crashing container fails the run with exit 1 and its log lines shown, with
+// the values of the project's Secrets scrubbed from them.
 func TestRunCrash(t *testing.T) {
 	c := connect(t)
 	ns := newNamespace(t, c)
 	dir := writeProject(t, map[string]string{
-		"crasher/Dockerfile": "FROM " + BusyboxImage + "\nCMD [\"sh\", \"-c\", \"echo starting up; echo fatal: config missing >&2; exit 3\"]\n",
+		"crasher/Dockerfile": "FROM " + BusyboxImage + "\nCMD [\"sh\", \"-c\", \"echo starting up with token $TOKEN; echo fatal: config missing >&2; exit 3\"]\n",
 		"Kilnfile":           "docker_build('example.local/crasher', 'crasher')\nk8s_yaml('app.yaml')\nci_settings(readiness_timeout='2m')\n",
 		"app.yaml": fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
-metadata: {name: crasher, namespace: %s}
+metadata: {name: crasher, namespace: %[1]s}
 spec:
   selector: {matchLabels: {app: crasher}}
   template:
     metadata: {labels: {app: crasher}}
     spec:
       terminationGracePeriodSeconds: 1
-      containers: [{name: crasher, image: example.local/crasher}]
+      containers:
+      - name: crasher
+        image: example.local/crasher
+        env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: crasher-token, key: token}}}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: crasher-token, namespace: %[1]s}
+stringData: {token: tok-%[1]s}
 `, ns),
 	})
 	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
@@ -400,10 +409,14 @@ spec:
 	if r.code != 1 {
 		t.Fatalf("want exit 1 for a crashing container:\n%s", r)
 	}
-	for _, want := range []string{"CrashLoopBackOff", "exited with code 3", "fatal: config missing"} {
+	for _, want := range []string{"CrashLoopBackOff", "exited with code 3", "fatal: config missing",
+		"starting up with token [redacted: secret " + ns + "/crasher-token:token]"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the failure should show %q:\n%s", want, r)
 		}
+	}
+	if strings.Contains(r.String(), "tok-"+ns) {
+		t.Errorf("the Secret's value reached kiln's output:\n%s", r)
 	}
 }
 

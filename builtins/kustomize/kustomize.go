@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -82,9 +83,10 @@ func build(opts Options) ([]byte, []string, error) {
 	rfs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]struct{}{}}
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	restore := silenceStderr()
-	resMap, err := krusty.MakeKustomizer(kopts).Run(rfs, dir)
-	restore()
+	resMap, err := func() (resmap.ResMap, error) {
+		defer silenceStderr()() // restored even if krusty panics
+		return krusty.MakeKustomizer(kopts).Run(rfs, dir)
+	}()
 	if remoteErr := rfs.remoteError(); remoteErr != nil {
 		// The recorder refused to hand kustomize a kustomization file that
 		// refers to a remote base; whatever kustomize made of that, this is

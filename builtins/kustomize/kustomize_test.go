@@ -403,3 +403,45 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// TestDeprecationWarnings: krusty's own print of a deprecation notice (straight to os.Stderr,
+// with no file named) is silenced, and DeprecationWarnings reports it with the file instead.
+func TestDeprecationWarnings(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"kustomization.yaml": "commonLabels: {team: web}\nresources: [cm.yaml]\n",
+		"cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	out, files, err := Build(Options{Dir: dir})
+	os.Stderr = saved
+	w.Close()
+	var printed bytes.Buffer
+	printed.ReadFrom(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "team: web") {
+		t.Fatalf("commonLabels not applied:\n%s", out)
+	}
+	if printed.Len() > 0 {
+		t.Errorf("the build printed to stderr: %q", printed.String())
+	}
+	warnings := DeprecationWarnings(files)
+	want := filepath.Join(dir, "kustomization.yaml") + ": 'commonLabels' is deprecated"
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) {
+		t.Fatalf("warnings = %q, want one starting %q", warnings, want)
+	}
+	if os.Stderr != saved {
+		t.Fatal("os.Stderr was not restored")
+	}
+}

@@ -132,14 +132,24 @@ func (c *Checker) Check(ctx context.Context, o *unstructured.Unstructured, podRe
 			return false, "", f
 		}
 	}
-	if ready && kind != "Job" {
-		ready, msg = c.settled(ctx, live)
-	}
-	if ready {
+	if ready && (kind == "Job" || c.Settle <= 0) {
 		return true, "", nil
 	}
-	if f := c.podFailure(ctx, live); f != nil {
-		return false, "", f
+	// One list of the current revision's pods per poll, for both the settle check and the
+	// fail-fast check.
+	current, err := c.currentPodsOf(ctx, live)
+	if ready {
+		if err != nil {
+			return false, fmt.Sprintf("%s: list pods: %v", describe(live), err), nil
+		}
+		if ready, msg = c.settled(current); ready {
+			return true, "", nil
+		}
+	}
+	if err == nil {
+		if f := c.failureIn(ctx, describe(live), current, kind == "Pod"); f != nil {
+			return false, "", f
+		}
 	}
 	return false, msg, nil
 }
@@ -148,20 +158,13 @@ func (c *Checker) Check(ctx context.Context, o *unstructured.Unstructured, podRe
 // for c.Settle: since its Ready condition's last transition (whole seconds, so one more is
 // allowed), or since this checker first saw it Ready. Pods that were Ready long before the run
 // pass at once, so an unchanged project waits for nothing.
-func (c *Checker) settled(ctx context.Context, u *unstructured.Unstructured) (bool, string) {
-	if c.Settle <= 0 {
-		return true, ""
-	}
-	pods, err := c.pods(ctx, u)
-	if err != nil {
-		return false, fmt.Sprintf("%s: list pods: %v", describe(u), err)
-	}
+func (c *Checker) settled(current []corev1.Pod) (bool, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.readySeen == nil {
 		c.readySeen = map[types.UID]time.Time{}
 	}
-	return podsSettled(c.currentPods(ctx, u, pods), time.Now(), c.Settle, c.readySeen)
+	return podsSettled(current, time.Now(), c.Settle, c.readySeen)
 }
 
 // podsSettled is settled's rule, for a given time; seen records when each pod was first seen
@@ -171,13 +174,7 @@ func podsSettled(pods []corev1.Pod, now time.Time, settle time.Duration, seen ma
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
-		var readySince time.Time
-		isReady := false
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				isReady, readySince = true, c.LastTransitionTime.Time
-			}
-		}
+		isReady, readySince := podReadySince(&p)
 		if !isReady {
 			delete(seen, p.UID)
 			return false, "pod " + p.Name + ": not ready"
@@ -381,24 +378,30 @@ func (c *Checker) ownedPodsReady(ctx context.Context, o *unstructured.Unstructur
 		return false, "", f
 	}
 	for _, p := range owned {
-		ready := p.Status.Phase == corev1.PodSucceeded
-		for _, cnd := range p.Status.Conditions {
-			ready = ready || cnd.Type == corev1.PodReady && cnd.Status == corev1.ConditionTrue
-		}
-		if !ready {
+		if ready, _ := podReadySince(&p); !ready && p.Status.Phase != corev1.PodSucceeded {
 			return false, describe(o) + ": pod " + p.Name + " not ready", nil
 		}
 	}
 	return true, "", nil
 }
 
-// podFailure looks for a pod of the workload stuck in a state that waiting won't fix.
-func (c *Checker) podFailure(ctx context.Context, u *unstructured.Unstructured) *Failure {
+// currentPodsOf lists the pods of a workload's current revision.
+func (c *Checker) currentPodsOf(ctx context.Context, u *unstructured.Unstructured) ([]corev1.Pod, error) {
 	pods, err := c.pods(ctx, u)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	return c.failureIn(ctx, describe(u), c.currentPods(ctx, u, pods), u.GetKind() == "Pod")
+	return c.currentPods(ctx, u, pods), nil
+}
+
+// podReadySince reports whether p has the Ready condition, and since when.
+func podReadySince(p *corev1.Pod) (bool, time.Time) {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue, c.LastTransitionTime.Time
+		}
+	}
+	return false, time.Time{}
 }
 
 // failureIn returns the first of pods stuck in a state that waiting won't fix.

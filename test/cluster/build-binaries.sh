@@ -10,18 +10,6 @@ source "$(dirname "$0")/lib.sh"
 
 GO="$(go_bin)"
 
-# cached KEY CMD...: runs CMD with $OUT set to an empty bin directory, and
-# moves it to $KILN_E2E_CACHE/KEY/bin only if it succeeds.
-cached() {
-  local key="$1"; shift
-  local dir="$KILN_E2E_CACHE/$key"
-  [ -f "$dir/.done" ] && { log "$key: cached"; return 0; }
-  rm -rf "$dir" && mkdir -p "$dir/bin.tmp"
-  OUT="$dir/bin.tmp" step "build $key" "$@"
-  mv "$dir/bin.tmp" "$dir/bin"
-  touch "$dir/.done"
-}
-
 # The wrapper modules pin versions in go.mod; they must agree with versions.env.
 check_pin() {
   grep -Eq "^(require )?[[:space:]]*$2 $3( |\$)" "$CLUSTER_DIR/$1/go.mod" ||

@@ -11,15 +11,10 @@ want="$(cd "$REPO_ROOT" && GOWORK=off "$(go_bin)" list -m -f '{{.Version}}' gith
 grep -Eq "^[[:space:]]*github.com/moby/buildkit $want( |\$)" "$CLUSTER_DIR/buildkitd/go.mod" ||
   die "buildkitd/go.mod does not require github.com/moby/buildkit $want (kiln's go.mod): go get it there"
 
-dir="$KILN_E2E_CACHE/buildkitd-$want-$(recipe_hash buildkitd)"
-if [ ! -f "$dir/.done" ]; then
-  rm -rf "$dir" && mkdir -p "$dir/bin.tmp"
-  build() {
-    cd "$CLUSTER_DIR/buildkitd" && GOWORK=off CGO_ENABLED=0 nice -n 10 "$(go_bin)" build \
-      -trimpath -ldflags '-s -w' -o "$dir/bin.tmp/buildkitd" github.com/moby/buildkit/cmd/buildkitd
-  }
-  step "build buildkitd $want" build
-  mv "$dir/bin.tmp" "$dir/bin"
-  touch "$dir/.done"
-fi
-echo "$dir/bin/buildkitd"
+key="buildkitd-$want-$(recipe_hash buildkitd)"
+build_buildkitd() {
+  (cd "$CLUSTER_DIR/buildkitd" && GOWORK=off CGO_ENABLED=0 nice -n 10 "$(go_bin)" build \
+    -trimpath -ldflags '-s -w' -o "$OUT/buildkitd" github.com/moby/buildkit/cmd/buildkitd)
+}
+cached "$key" build_buildkitd
+echo "$KILN_E2E_CACHE/$key/bin/buildkitd"

@@ -104,3 +104,16 @@ need_pkgs() {
 }
 
 go_bin() { command -v go || echo /usr/local/go/bin/go; }
+
+# cached KEY CMD...: runs CMD with $OUT set to an empty bin directory, and
+# moves it to $KILN_E2E_CACHE/KEY/bin only if it succeeds.
+cached() {
+  local key="$1"; shift
+  local dir="$KILN_E2E_CACHE/$key"
+  [ -f "$dir/.done" ] && { log "$key: cached"; return 0; }
+  rm -rf "$dir" && mkdir -p "$dir/bin.tmp"
+  OUT="$dir/bin.tmp" step "build $key" "$@"
+  mv "$dir/bin.tmp" "$dir/bin"
+  touch "$dir/.done"
+}
+

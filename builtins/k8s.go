@@ -133,24 +133,39 @@ func (s *State) k8sYAML(t *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	if !allowDup {
-		seen := map[string]string{}
-		for _, e := range s.yaml {
-			for _, o := range e.objects {
-				seen[objectKey(o)] = e.source
-			}
-		}
+		// Check against earlier calls and within this one, without recording anything, so a
+		// failed call leaves the index as it was.
+		here := map[string]string{}
 		for _, e := range entries {
 			for _, o := range e.objects {
 				k := objectKey(o)
-				if prev, dup := seen[k]; dup {
+				prev, dup := here[k]
+				if !dup {
+					prev, dup = s.declared[k]
+				}
+				if dup {
 					return nil, fmt.Errorf("%s: duplicate object %s (from %s, already declared by %s); remove one, or pass allow_duplicates=True", b.Name(), o.ID(), e.source, prev)
 				}
-				seen[k] = e.source
+				here[k] = e.source
 			}
 		}
 	}
-	s.yaml = append(s.yaml, entries...)
+	s.addYAML(entries)
 	return starlark.None, nil
+}
+
+// addYAML records k8s_yaml() objects and indexes them by objectKey, so that each later call
+// checks for duplicates in time proportional to its own objects, not to all before it.
+func (s *State) addYAML(entries []yamlEntry) {
+	if s.declared == nil {
+		s.declared = map[string]string{}
+	}
+	for _, e := range entries {
+		for _, o := range e.objects {
+			s.declared[objectKey(o)] = e.source
+		}
+	}
+	s.yaml = append(s.yaml, entries...)
 }
 
 // k8sResource is k8s_resource(workload=”, new_name=”, port_forwards=[], ...): configure a

@@ -46,6 +46,7 @@ type State struct {
 	renders   *renderCache
 
 	yaml       []yamlEntry
+	declared   map[string]string // objectKey → source of the last k8s_yaml() that declared it
 	images     []*imageTarget
 	resources  []*resourceOpts // k8s_resource calls, in call order
 	kinds      []*kindRule

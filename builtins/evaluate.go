@@ -20,6 +20,7 @@ func Evaluate(path string, opts Options) (*plan.Plan, error) {
 	h := host.New(filepath.Dir(main), nil)
 	s := newState(h, opts)
 	s.mainPath = main
+	defer s.closeKube()
 	s.renders = openRenderCache(opts.CacheDir)
 	h.Predeclared = s.predeclared(main)
 	h.Print = func(msg string) { fmt.Fprintln(s.opts.Stdout, msg) }

@@ -43,7 +43,7 @@ func (s *State) local(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if dir != "" {
 		c.Dir = s.abs(t, dir)
 	}
-	c.Env = s.environ()
+	c.Env = s.commandEnv(t)
 	for _, k := range sortedStrings(env) {
 		c.Env = append(c.Env, k+"="+env[k])
 	}

@@ -105,17 +105,7 @@ func (s *State) k8sContext(_ *starlark.Thread, b *starlark.Builtin, args starlar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
-	if s.opts.Context != "" {
-		return starlark.String(s.opts.Context), nil
-	}
-	if s.cluster != nil {
-		return starlark.String(s.cluster.Context), nil
-	}
-	raw, err := kubeconfig("").RawConfig()
-	if err != nil {
-		return starlark.String(""), nil
-	}
-	return starlark.String(raw.CurrentContext), nil
+	return starlark.String(s.targetContext()), nil
 }
 
 // k8sNamespace is k8s_namespace(): the --namespace flag, or the namespace of the context kiln

@@ -63,6 +63,8 @@ type State struct {
 	unusedSteps map[*stepValue]bool
 	// env holds os.putenv changes, visible to os.getenv and local().
 	env map[string]*string
+	// kube is the scoped kubeconfig local() commands get (see commandEnv).
+	kube scopedKube
 }
 
 // newState returns an empty state with Tilt's default settings.

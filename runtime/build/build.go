@@ -58,6 +58,9 @@ const EnvBuildKitHost = "KILN_BUILDKIT_HOST"
 // connection is made on the first build that needs it and shared.
 type Builder struct {
 	d *docker.Client
+	// Env is added to the environment of custom_build commands: the engine's scoped
+	// KUBECONFIG (see runtime/local.Command).
+	Env map[string]string
 	// buildkitHost is KILN_BUILDKIT_HOST at New, "" for the engine's BuildKit.
 	buildkitHost string
 

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"sort"
 	"strings"
-	"time"
 
+	"github.com/kiln-dev/kiln/runtime/local"
 	"github.com/kiln-dev/kiln/runtime/plan"
 )
 
@@ -37,7 +35,6 @@ func (b *Builder) buildCustom(ctx context.Context, p *plan.Plan, img *plan.Image
 	}
 	ref := img.FullRef()
 	registry, name := splitRegistry(img.Repo)
-	dir := projectPath(p, c.Command.Dir)
 
 	outputFile := ""
 	if c.OutputsImage != "" {
@@ -45,28 +42,13 @@ func (b *Builder) buildCustom(ctx context.Context, p *plan.Plan, img *plan.Image
 		_ = os.Remove(outputFile) // a stale ref from an earlier run must not count
 	}
 
-	cmd := exec.CommandContext(ctx, c.Command.Argv[0], c.Command.Argv[1:]...)
-	cmd.Dir = dir
-	env := os.Environ()
-	keys := make([]string, 0, len(c.Command.Env))
-	for k := range c.Command.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		env = append(env, k+"="+c.Command.Env[k])
-	}
-	env = append(env,
-		"EXPECTED_REF="+ref,
-		"EXPECTED_REGISTRY="+registry,
-		"EXPECTED_IMAGE="+name,
-		"EXPECTED_TAG="+img.Tag,
-	)
-	cmd.Env = env
 	w := &lineWriter{out: out, prefix: prefix}
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.WaitDelay = 5 * time.Second
-	setProcessGroup(cmd)
+	cmd := local.Command(ctx, p.Dir, &c.Command, w, b.Env, map[string]string{
+		"EXPECTED_REF":      ref,
+		"EXPECTED_REGISTRY": registry,
+		"EXPECTED_IMAGE":    name,
+		"EXPECTED_TAG":      img.Tag,
+	})
 
 	if out != nil {
 		_, _ = fmt.Fprintf(out, "%s$ %s\n", prefix, strings.Join(c.Command.Argv, " "))

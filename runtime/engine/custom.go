@@ -39,7 +39,7 @@ func (e *runner) customDeploy(ctx context.Context, p *plan.Plan, r *plan.Resourc
 	var stdout bytes.Buffer
 	w := e.out.Writer(r.Name)
 	defer w.Flush()
-	cmd := local.Command(ctx, p.Dir, &cd.ApplyCmd, imageEnv(p, cd.ImageDeps), w)
+	cmd := local.Command(ctx, p.Dir, &cd.ApplyCmd, w, imageEnv(p, cd.ImageDeps), e.kubeEnv)
 	cmd.Stdout = &stdout
 	if err := cmd.Run(); err != nil {
 		res.Status, res.Err = "failed", err

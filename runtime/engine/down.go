@@ -37,9 +37,11 @@ func down(ctx context.Context, p *plan.Plan, opts DownOptions, out *output.Print
 	if err != nil {
 		return nil, err
 	}
-	if err := kube.CheckAllowed(kctx, p.Settings.AllowK8sContexts); err != nil {
+	scoped, err := guard(ctx, p, kctx)
+	if err != nil {
 		return nil, err
 	}
+	defer scoped.Remove()
 	kc, err := kube.Connect(kctx)
 	if err != nil {
 		return nil, err
@@ -80,7 +82,7 @@ func down(ctx context.Context, p *plan.Plan, opts DownOptions, out *output.Print
 		}
 		w := out.Writer(r.Name)
 		out.Line(r.Name, "delete_cmd")
-		err := local.Run(ctx, p.Dir, &r.CustomDeploy.DeleteCmd, w)
+		err := local.Run(ctx, p.Dir, &r.CustomDeploy.DeleteCmd, scoped.Env(), w)
 		w.Flush()
 		if err != nil {
 			return names, fmt.Errorf("resource %s: delete_cmd: %w", r.Name, err)

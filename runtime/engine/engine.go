@@ -97,16 +97,21 @@ func runOnce(ctx context.Context, p *plan.Plan, opts Options, out *output.Printe
 		return sum, err
 	}
 	sum.Context = kctx
-	if err := kube.CheckAllowed(kctx, p.Settings.AllowK8sContexts); err != nil {
-		return sum, err
-	}
 	if p.Cluster != nil {
+		// The project's own kind cluster: made to exist first, so that the guard can check
+		// that the context is that cluster.
 		if err := timed(out, "cluster", "ensure kind cluster "+p.Cluster.Name, func() error {
 			return cluster.Ensure(ctx, p.Cluster, out.Writer("cluster"))
 		}); err != nil {
 			return sum, err
 		}
 	}
+	scoped, err := guard(ctx, p, kctx)
+	if err != nil {
+		return sum, err
+	}
+	defer scoped.Remove()
+	e.kubeEnv = scoped.Env()
 	e.kindName, e.isKind = cluster.KindName(kctx)
 	if e.kc, err = kube.Connect(kctx); err != nil {
 		return sum, err
@@ -145,6 +150,7 @@ func runOnce(ctx context.Context, p *plan.Plan, opts Options, out *output.Printe
 		}
 		defer d.Close()
 		e.builder = build.New(d)
+		e.builder.Env = e.kubeEnv
 		e.docker = d
 		defer e.builder.Close()
 	}
@@ -219,6 +225,8 @@ type runner struct {
 	nodeImages map[string]map[string]bool // node → images, see nodesReport
 	nodesOnce  sync.Once
 	servers    []*local.Server
+	// kubeEnv confines every command kiln starts to the checked context (kube.Scoped.Env).
+	kubeEnv map[string]string
 
 	results map[string]*ResourceResult
 	order   []string
@@ -539,7 +547,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	if lr.Cmd != nil {
 		start := time.Now()
 		e.out.Line(lr.Name, "run    %s", strings.Join(lr.Cmd.Argv, " "))
-		err := local.Run(ctx, p.Dir, lr.Cmd, w)
+		err := local.Run(ctx, p.Dir, lr.Cmd, e.kubeEnv, w)
 		w.Flush()
 		e.mu.Lock()
 		e.stale = true // the command may have changed files that image tags cover
@@ -553,7 +561,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	}
 	if lr.ServeCmd != nil {
 		start := time.Now()
-		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, w)
+		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, e.kubeEnv, w)
 		if err != nil {
 			res.Status, res.Err = "failed", err
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)

@@ -37,22 +37,6 @@ func IsLocal(context string) bool {
 	return false
 }
 
-// CheckAllowed refuses a context that is neither local nor in allow_k8s_contexts.
-func CheckAllowed(context string, allowed []string) error {
-	if context == "" {
-		return fmt.Errorf("no Kubernetes context: set one in your kubeconfig, pass --context, or declare kind_cluster() in the Kilnfile")
-	}
-	if IsLocal(context) {
-		return nil
-	}
-	for _, a := range allowed {
-		if a == context {
-			return nil
-		}
-	}
-	return fmt.Errorf("refusing to touch context %q: it is not a local cluster (kind-*, k3d-*, minikube, docker-desktop, ...); if you really mean it, add allow_k8s_contexts(%q) to the Kilnfile", context, context)
-}
-
 // Cluster is a connection to one context.
 type Cluster struct {
 	Context   string

@@ -21,12 +21,14 @@ import (
 )
 
 // Command builds an exec.Cmd for a plan command, run in dir (relative to the project dir)
-// with the process environment plus the command's own.
-func Command(ctx context.Context, projectDir string, c *plan.Command, extraEnv map[string]string, out io.Writer) *exec.Cmd {
+// with the process environment, then the command's own, then each of envs in turn: later ones
+// win, and the caller's hold the scoped KUBECONFIG that confines the command to the context
+// kiln checked.
+func Command(ctx context.Context, projectDir string, c *plan.Command, out io.Writer, envs ...map[string]string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Dir = filepath.Join(projectDir, filepath.FromSlash(c.Dir))
 	cmd.Env = os.Environ()
-	for _, env := range []map[string]string{c.Env, extraEnv} {
+	for _, env := range append([]map[string]string{c.Env}, envs...) {
 		keys := make([]string, 0, len(env))
 		for k := range env {
 			keys = append(keys, k)
@@ -44,9 +46,9 @@ func Command(ctx context.Context, projectDir string, c *plan.Command, extraEnv m
 	return cmd
 }
 
-// Run runs a command to completion.
-func Run(ctx context.Context, projectDir string, c *plan.Command, out io.Writer) error {
-	cmd := Command(ctx, projectDir, c, nil, out)
+// Run runs a command to completion, with env added to its environment (see Command).
+func Run(ctx context.Context, projectDir string, c *plan.Command, env map[string]string, out io.Writer) error {
+	cmd := Command(ctx, projectDir, c, out, env)
 	if err := cmd.Run(); err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
@@ -67,16 +69,18 @@ func display(c *plan.Command) string {
 // Server is a running serve_cmd.
 type Server struct {
 	cmd  *exec.Cmd
+	env  map[string]string
 	done chan error
 }
 
-// Serve starts a serve_cmd. It runs until Stop or ctx ends.
-func Serve(ctx context.Context, projectDir string, c *plan.Command, out io.Writer) (*Server, error) {
-	cmd := Command(ctx, projectDir, c, nil, out)
+// Serve starts a serve_cmd, with env added to its environment (see Command). It runs until
+// Stop or ctx ends.
+func Serve(ctx context.Context, projectDir string, c *plan.Command, env map[string]string, out io.Writer) (*Server, error) {
+	cmd := Command(ctx, projectDir, c, out, env)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", display(c), err)
 	}
-	s := &Server{cmd: cmd, done: make(chan error, 1)}
+	s := &Server{cmd: cmd, env: env, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
 	return s, nil
 }
@@ -111,7 +115,7 @@ func (s *Server) WaitReady(ctx context.Context, projectDir string, p *plan.Readi
 	}
 	successes := 0
 	for {
-		err := probeOnce(ctx, projectDir, p)
+		err := probeOnce(ctx, projectDir, p, s.env)
 		if err == nil {
 			successes++
 			if successes >= max(p.SuccessThreshold, 1) {
@@ -131,7 +135,7 @@ func (s *Server) WaitReady(ctx context.Context, projectDir string, p *plan.Readi
 	}
 }
 
-func probeOnce(ctx context.Context, projectDir string, p *plan.ReadinessProbe) error {
+func probeOnce(ctx context.Context, projectDir string, p *plan.ReadinessProbe, env map[string]string) error {
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -171,8 +175,7 @@ func probeOnce(ctx context.Context, projectDir string, p *plan.ReadinessProbe) e
 		}
 		return conn.Close()
 	case len(p.Exec) > 0:
-		cmd := exec.CommandContext(ctx, p.Exec[0], p.Exec[1:]...)
-		cmd.Dir = projectDir
+		cmd := Command(ctx, projectDir, &plan.Command{Argv: p.Exec}, io.Discard, env)
 		return cmd.Run()
 	}
 	return nil

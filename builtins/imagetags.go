@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/kiln-dev/kiln/runtime/contexthash"
@@ -244,6 +245,7 @@ func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
 		return d, err
 	}
 	img.Excludes = excludes
+	d.inputs.HashedAt = time.Now()
 	digest, files, err := s.hashCache.Hash(spec)
 	if err != nil {
 		return d, err

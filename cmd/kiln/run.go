@@ -41,7 +41,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	sum, err := engine.Run(ctx, p, engine.Options{
-		Out: stdout, Context: common.context, Namespace: common.namespace, Timeout: *timeout,
+		Out: stdout, Context: common.context, Namespace: common.namespace, Timeout: *timeout, CacheDir: cacheDir(),
 		Replan: func(registry string) (*plan.Plan, error) {
 			opts := evalOptions(common, scriptArgs, "run", io.Discard)
 			opts.DefaultRegistry = registry

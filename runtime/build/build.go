@@ -45,6 +45,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 	"google.golang.org/grpc/codes"
 
+	"github.com/kiln-dev/kiln/runtime/contexthash"
 	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/dockerfile"
 	"github.com/kiln-dev/kiln/runtime/plan"
@@ -61,8 +62,16 @@ type Builder struct {
 	// Env is added to the environment of custom_build commands: the engine's scoped
 	// KUBECONFIG (see runtime/local.Command).
 	Env map[string]string
+	// CacheDir holds the content-hash cache evaluation wrote ("" = none); the check after a
+	// build that its inputs did not change uses it.
+	CacheDir string
 	// buildkitHost is KILN_BUILDKIT_HOST at New, "" for the engine's BuildKit.
 	buildkitHost string
+
+	hashOnce  sync.Once
+	hashCache *contexthash.Cache
+	// testHookAfterSolve runs between a solve and the check of its inputs.
+	testHookAfterSolve func(*plan.Image)
 
 	mu sync.Mutex
 	bk *bkclient.Client
@@ -204,23 +213,25 @@ func (b *Builder) buildDockerfile(ctx context.Context, p *plan.Plan, img *plan.I
 			err = lerr
 		}
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if grpcerrors.Code(err) == codes.Unavailable {
-			if b.buildkitHost != "" {
-				return false, fmt.Errorf("buildkitd at %s (%s) not reachable: %w", b.buildkitHost, EnvBuildKitHost, err)
-			}
-			return false, fmt.Errorf("the BuildKit of the Docker engine at %s not reachable: %w", b.d.Host(), err)
-		}
-		msg := cleanBuildKitError(err)
-		if f := pr.failure(); f != "" {
-			msg += "\n" + f
-		}
-		return false, errors.New(msg)
+	if err == nil {
+		// The build read the context some time after it was hashed: check that the tag
+		// still names what it read.
+		return false, b.verifyInputs(ctx, p, img)
 	}
-	return false, nil
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if grpcerrors.Code(err) == codes.Unavailable {
+		if b.buildkitHost != "" {
+			return false, fmt.Errorf("buildkitd at %s (%s) not reachable: %w", b.buildkitHost, EnvBuildKitHost, err)
+		}
+		return false, fmt.Errorf("the BuildKit of the Docker engine at %s not reachable: %w", b.d.Host(), err)
+	}
+	msg := cleanBuildKitError(err)
+	if f := pr.failure(); f != "" {
+		msg += "\n" + f
+	}
+	return false, errors.New(msg)
 }
 
 // solveOpt prepares the BuildKit solve of a Dockerfile image. cleanup
@@ -239,11 +250,7 @@ func (b *Builder) solveOpt(p *plan.Plan, img *plan.Image, deps map[string]string
 	if img.DockerfileContents != "" {
 		contents = []byte(img.DockerfileContents)
 	} else {
-		df := img.Dockerfile
-		if df == "" {
-			df = filepath.Join(img.Context, "Dockerfile")
-		}
-		dfPath = projectPath(p, df)
+		dfPath = dockerfilePath(p, img)
 		if contents, err = os.ReadFile(dfPath); err != nil {
 			return bkclient.SolveOpt{}, cleanup, fmt.Errorf("read Dockerfile: %w", err)
 		}

@@ -35,6 +35,10 @@ type Spec struct {
 	Dockerfile string
 	Ignore     []string // extra exclude patterns (.dockerignore syntax)
 	Only       []string // if non-empty, include only these paths (relative to Dir)
+	// Patterns, when non-nil, is the final exclude list as Excludes returned it for an earlier
+	// hash (plan.Image.Excludes): .dockerignore, Ignore and Only are then not consulted, so
+	// that a re-hash covers exactly the files the first one did.
+	Patterns []string
 }
 
 func errorf(format string, args ...any) error {
@@ -82,6 +86,12 @@ func (c *Cache) Hash(s Spec) (digest string, files []string, err error) {
 	if err != nil {
 		return "", nil, err
 	}
+	digest, files = w.digest()
+	return digest, files, nil
+}
+
+// digest hashes the walked listing (see Hash).
+func (w *walker) digest() (digest string, files []string) {
 	h := sha256.New()
 	h.Write([]byte(hashVersion))
 	var buf []byte
@@ -109,15 +119,18 @@ func (c *Cache) Hash(s Spec) (digest string, files []string, err error) {
 		}
 		h.Write(buf)
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), files, nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), files
 }
 
 // walk lists the included entries of the context, sorted, with their
 // digests.
 func (c *Cache) walk(s Spec) (*walker, error) {
-	excludes, err := Excludes(s)
-	if err != nil {
-		return nil, err
+	excludes := s.Patterns
+	if excludes == nil {
+		var err error
+		if excludes, err = Excludes(s); err != nil {
+			return nil, err
+		}
 	}
 	root, err := contextDir(s)
 	if err != nil {

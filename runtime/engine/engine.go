@@ -35,6 +35,9 @@ type Options struct {
 	Context, Namespace string
 	// Timeout bounds the whole run (0 = ci_settings timeout).
 	Timeout time.Duration
+	// CacheDir is the content-hash cache evaluation used ("" = none); builds use it to check
+	// cheaply that their inputs did not change while they ran.
+	CacheDir string
 	// Replan re-evaluates the project. The engine calls it before building when a local
 	// resource ran, because its command may have changed files that image tags hash, and with
 	// the cluster's local registry (KEP-1755) when it advertises one and the Kilnfile names
@@ -151,6 +154,7 @@ func runOnce(ctx context.Context, p *plan.Plan, opts Options, out *output.Printe
 		defer d.Close()
 		e.builder = build.New(d)
 		e.builder.Env = e.kubeEnv
+		e.builder.CacheDir = opts.CacheDir
 		e.docker = d
 		defer e.builder.Close()
 	}
@@ -373,32 +377,11 @@ func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]
 // buildImage builds one image (skipped when its content tag exists) and loads it into kind
 // (skipped when the nodes have it).
 func (e *runner) buildImage(ctx context.Context, ref string) error {
-	p, err := e.current()
-	if err != nil {
-		return err
-	}
-	var img *plan.Image
-	deps := map[string]string{}
-	for i := range p.Images {
-		if p.Images[i].Ref == ref {
-			img = &p.Images[i]
-		}
-	}
-	if img == nil {
-		return fmt.Errorf("image %q vanished from the project after re-evaluation", ref)
-	}
-	for _, d := range img.ImageDeps {
-		for i := range p.Images {
-			if p.Images[i].Ref == d {
-				deps[d] = p.Images[i].FullRef()
-			}
-		}
-	}
 	label := "image " + ref
 	res := e.result(label, "image")
 	w := e.out.Writer(label)
 	defer w.Flush()
-	br, err := e.builder.Build(ctx, p, img, deps, w, "")
+	p, img, br, err := e.buildCurrent(ctx, ref, w)
 	if err != nil {
 		res.Status, res.Err = "failed", err
 		return err
@@ -448,6 +431,57 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 	}
 	res.Status = "ready"
 	return nil
+}
+
+// maxRebuilds bounds how often an image whose inputs keep changing during its build is
+// re-hashed and built again in one run.
+const maxRebuilds = 3
+
+// buildCurrent builds image ref of the current plan. When its inputs changed while it was
+// being built (build.InputsChangedError: the result was not kept), the project is
+// re-evaluated, so that the tag names the new content, and the image built again.
+func (e *runner) buildCurrent(ctx context.Context, ref string, w io.Writer) (*plan.Plan, *plan.Image, build.Result, error) {
+	for attempt := 1; ; attempt++ {
+		p, err := e.current()
+		if err != nil {
+			return nil, nil, build.Result{}, err
+		}
+		img, deps := findImage(p, ref)
+		if img == nil {
+			return nil, nil, build.Result{}, fmt.Errorf("image %q vanished from the project after re-evaluation", ref)
+		}
+		br, err := e.builder.Build(ctx, p, img, deps, w, "")
+		var changed *build.InputsChangedError
+		if !errors.As(err, &changed) || attempt == maxRebuilds || e.opts.Replan == nil {
+			return p, img, br, err
+		}
+		e.out.Line("image "+ref, "build  %v; re-hashing and building again", changed)
+		e.mu.Lock()
+		e.stale = true
+		e.mu.Unlock()
+	}
+}
+
+// findImage returns image ref of p and the full refs of the plan images it builds FROM.
+func findImage(p *plan.Plan, ref string) (*plan.Image, map[string]string) {
+	var img *plan.Image
+	for i := range p.Images {
+		if p.Images[i].Ref == ref {
+			img = &p.Images[i]
+		}
+	}
+	if img == nil {
+		return nil, nil
+	}
+	deps := map[string]string{}
+	for _, d := range img.ImageDeps {
+		for i := range p.Images {
+			if p.Images[i].Ref == d {
+				deps[d] = p.Images[i].FullRef()
+			}
+		}
+	}
+	return img, deps
 }
 
 // applyClusterScoped applies every Namespace, then every CRD (waiting until established),

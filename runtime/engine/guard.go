@@ -22,4 +22,3 @@ func guard(ctx context.Context, p *plan.Plan, kctx string) (*kube.Scoped, error)
 	}
 	return kube.WriteScoped(cfg, kctx)
 }
-

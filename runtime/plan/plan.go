@@ -6,6 +6,8 @@
 // use '/' separators, so a plan is byte-identical across machines.
 package plan
 
+import "time"
+
 // Plan is the fully resolved project.
 type Plan struct {
 	// Main is the project file that was evaluated, relative to Dir (e.g. "Kilnfile").
@@ -82,6 +84,10 @@ type Inputs struct {
 	DockerfileDigest string `json:"dockerfileDigest,omitempty"`
 	// Deps are the tags of the images this one builds FROM.
 	Deps []string `json:"deps,omitempty"`
+	// HashedAt is when the context was hashed. A build checks afterwards that no input was
+	// modified since (contexthash.Verify), so that the tag names the bytes it read. Not part
+	// of the plan's JSON: two evaluations of one tree give the same plan.
+	HashedAt time.Time `json:"-"`
 }
 
 // CustomBuild is a custom_build: a user command that builds the image.

@@ -18,7 +18,9 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/kiln
 
-## unit: evaluation, rendering and golden tests; no Docker or cluster needed.
+## unit: evaluation, rendering and golden tests, and the package tests that use the Docker
+## engine and the cluster. Run alone, those skip when the engine or cluster is missing; under
+## `make test` (KILN_REQUIRE_DOCKER=1) they fail instead, so a broken set-up cannot pass.
 unit:
 	$(GO) test ./...
 
@@ -38,6 +40,7 @@ e2e: cluster buildkitd
 
 ## test: everything CI runs. The cluster comes first, so that the unit tests that use the
 ## Docker engine (builds, image save/load) run for real instead of skipping.
+test: export KILN_REQUIRE_DOCKER := 1
 test: cluster unit fuzz render-examples e2e
 
 ## bench: Go benchmarks: evaluation + render of a 200-service project, context hashing,

@@ -14,13 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kiln-dev/kiln/internal/testenv"
 	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/plan"
 )
 
 // The tests below use the real Docker engine (DOCKER_HOST or the default
 // socket) and the local image kiln.local/busybox:latest; nothing is pulled.
-// They skip when no engine answers or the base image is missing.
+// They skip when no engine answers or the base image is missing, and fail
+// instead under `make test` (testenv.Missing).
 
 const baseImage = "kiln.local/busybox:latest"
 
@@ -30,12 +32,12 @@ func engine(tb testing.TB) *docker.Client {
 	defer cancel()
 	d, err := docker.Connect(ctx)
 	if err != nil {
-		tb.Skipf("no Docker engine: %v", err)
+		testenv.Missing(tb, "no Docker engine: %v", err)
 	}
 	tb.Cleanup(func() { _ = d.Close() })
 	ok, err := d.ImageExists(ctx, baseImage)
 	if err != nil || !ok {
-		tb.Skipf("Docker engine has no %s (needed as a base image; nothing can be pulled): %v", baseImage, err)
+		testenv.Missing(tb, "Docker engine has no %s (needed as a base image; nothing can be pulled): %v", baseImage, err)
 	}
 	return d
 }
@@ -275,7 +277,7 @@ func TestBuildCancel(t *testing.T) {
 func TestBuildCustom(t *testing.T) {
 	d := engine(t)
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("no docker CLI for the custom_build command")
+		testenv.Missing(t, "no docker CLI for the custom_build command")
 	}
 	tag := uniqueTag(t)
 	dir := t.TempDir()

@@ -1,7 +1,8 @@
 package cluster
 
 // Tests against the real Docker engine and the kind cluster `make cluster` leaves up
-// (kiln-e2e, or $KILN_E2E_CLUSTER). They skip when either is missing.
+// (kiln-e2e, or $KILN_E2E_CLUSTER). They skip when either is missing, and fail instead under
+// `make test` (testenv.Missing).
 
 import (
 	"bytes"
@@ -22,6 +23,7 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
+	"github.com/kiln-dev/kiln/internal/testenv"
 	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/plan"
 )
@@ -50,13 +52,13 @@ func e2eClusterName() string {
 func needDocker(tb testing.TB) *docker.Client {
 	tb.Helper()
 	if _, err := exec.LookPath("docker"); err != nil {
-		tb.Skip("no docker CLI on PATH (kind needs it)")
+		testenv.Missing(tb, "no docker CLI on PATH (kind needs it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	dc, err := docker.Connect(ctx)
 	if err != nil {
-		tb.Skipf("no Docker engine answers: %v", err)
+		testenv.Missing(tb, "no Docker engine answers: %v", err)
 	}
 	tb.Cleanup(func() { dc.Close() })
 	return dc
@@ -69,10 +71,10 @@ func needCluster(tb testing.TB) (*docker.Client, string) {
 	name := e2eClusterName()
 	names, err := kindcluster.NewProvider(kindcluster.ProviderWithDocker()).List()
 	if err != nil {
-		tb.Skipf("cannot list kind clusters: %v", err)
+		testenv.Missing(tb, "cannot list kind clusters: %v", err)
 	}
 	if !slices.Contains(names, name) {
-		tb.Skipf("kind cluster %s does not exist (context kind-%s); run `make cluster`", name, name)
+		testenv.Missing(tb, "kind cluster %s does not exist (context kind-%s); run `make cluster`", name, name)
 	}
 	return dc, name
 }
@@ -81,7 +83,7 @@ func needImage(tb testing.TB, dc *docker.Client, ref string) {
 	tb.Helper()
 	ok, err := dc.ImageExists(context.Background(), ref)
 	if err != nil || !ok {
-		tb.Skipf("image %s is not in the Docker engine (run `make test-images`): %v", ref, err)
+		testenv.Missing(tb, "image %s is not in the Docker engine (run `make test-images`): %v", ref, err)
 	}
 }
 

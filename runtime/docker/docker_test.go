@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kiln-dev/kiln/internal/testenv"
 )
 
 const baseImage = "kiln.local/busybox:latest"
@@ -21,7 +23,7 @@ func connect(t *testing.T) *Client {
 	defer cancel()
 	c, err := Connect(ctx)
 	if err != nil {
-		t.Skipf("no Docker engine: %v", err)
+		testenv.Missing(t, "no Docker engine: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -58,7 +60,7 @@ func TestImages(t *testing.T) {
 	ctx := context.Background()
 	t.Logf("engine %s, API %s", c.Host(), c.APIVersion())
 	if ok, err := c.ImageExists(ctx, baseImage); err != nil || !ok {
-		t.Skipf("engine has no %s: %v", baseImage, err)
+		testenv.Missing(t, "engine has no %s: %v", baseImage, err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

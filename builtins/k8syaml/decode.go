@@ -1,211 +1,141 @@
 // Package k8syaml decodes YAML streams into Kubernetes objects and encodes them back. Errors
-// name the source and the line of the stream where the bad document is.
+// name the source and the line of the stream where the problem is.
 package k8syaml
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
-	"github.com/kiln-dev/kiln/runtime/plan"
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
-// Document is one YAML document of a stream and the line it starts on (1-based).
-type Document struct {
-	Text string
-	Line int
-}
-
-// SplitDocuments splits a YAML stream on "---" separator lines. Documents that hold only
-// comments or whitespace are dropped.
-func SplitDocuments(stream []byte) []Document {
-	var docs []Document
-	var cur strings.Builder
-	start := 1
-	line := 0
-	flush := func() {
-		if !isBlank(cur.String()) {
-			docs = append(docs, Document{Text: cur.String(), Line: start})
-		}
-		cur.Reset()
-	}
-	for _, l := range strings.SplitAfter(string(stream), "\n") {
-		if l == "" {
-			continue
-		}
-		line++
-		if isSeparator(l) {
-			flush()
-			start = line + 1
-			continue
-		}
-		if strings.HasPrefix(l, "...") && strings.TrimSpace(l) == "..." {
-			continue // document end marker
-		}
-		cur.WriteString(l)
-	}
-	flush()
-	return docs
-}
-
-func isSeparator(l string) bool {
-	if !strings.HasPrefix(l, "---") {
-		return false
-	}
-	rest := strings.TrimRight(l[3:], "\r\n")
-	return rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#'
-}
-
-func isBlank(doc string) bool {
-	for _, l := range strings.Split(doc, "\n") {
-		t := strings.TrimSpace(l)
-		if t != "" && !strings.HasPrefix(t, "#") {
-			return false
-		}
-	}
-	return true
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// DecodeValue parses one YAML document into JSON-compatible values. Numbers are kept exact
-// (json.Number), so integers don't turn into floats.
-func DecodeValue(doc string) (any, error) {
-	js, err := yaml.YAMLToJSON([]byte(doc))
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// DecodeStream parses every document of a YAML stream. source names the stream in errors
-// (a project-relative file name, or a description such as "helm chart charts/web").
+// DecodeStream parses every document of a YAML stream into JSON-compatible values
+// (map[string]any, []any, string, bool, nil, and json.Number, so integers stay exact).
+// Documents that are empty, hold only comments, or are null are dropped. source names the
+// stream in errors (a project-relative file name, or a description such as "helm chart
+// charts/web").
 func DecodeStream(source string, stream []byte) ([]any, error) {
 	var out []any
-	for _, d := range SplitDocuments(stream) {
-		v, err := DecodeValue(d.Text)
+	err := eachDocument(source, stream, func(n *yaml.Node) error {
+		v, err := nodeValue(n)
 		if err != nil {
-			return nil, lineError(source, d.Line, err)
+			return sourced(source, err)
 		}
-		if v != nil {
-			out = append(out, v)
-		}
-	}
-	return out, nil
+		out = append(out, v)
+		return nil
+	})
+	return out, err
 }
 
-// lineError rebases go-yaml's "line N" (relative to the document) onto the stream.
-func lineError(source string, docLine int, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
-	line := docLine
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		line = docLine + n - 1
-		msg = strings.Replace(msg, "line "+m[1]+": ", "", 1)
+// eachDocument calls fn with the root node of every document of the stream that is not null.
+// The yaml.v3 decoder splits the stream: a document may start on its "---" line, "..." ends
+// one, and node lines count from the start of the stream.
+func eachDocument(source string, stream []byte, fn func(*yaml.Node) error) error {
+	dec := yaml.NewDecoder(bytes.NewReader(stream))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return syntaxError(source, stream, err)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue // blank, comment-only, or an explicit null
+		}
+		if err := fn(root); err != nil {
+			return err
+		}
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// parserProblems are the messages of yaml.v3's parser (not scanner) errors. For those it
+// prints the 0-based line, and no line at all for the first; scanner errors are 1-based.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>": true, "did not find expected <document start>": true,
+	"did not find expected node content": true, "did not find expected key": true,
+	"did not find expected '-' indicator": true, "did not find expected ',' or ']'": true,
+	"did not find expected ',' or '}'": true, "found duplicate %YAML directive": true,
+	"found incompatible YAML document": true, "found duplicate %TAG directive": true,
+	"found undefined tag handle": true,
+}
+
+// syntaxError turns the decoder's "yaml: line N: msg" into "source:N: invalid YAML: msg".
+// The scanner's errors without a line are about bytes it refuses; name the line of the first
+// such byte.
+func syntaxError(source string, stream []byte, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = err.Error()[len(m[0]):]
+	}
+	switch {
+	case parserProblems[msg]:
+		// A problem found at the end of the stream is on its last line.
+		line = min(line+1, lineCount(stream))
+	case line == 0:
+		line = badByteLine(stream)
 	}
 	return fmt.Errorf("%s:%d: invalid YAML: %s", source, line, msg)
 }
 
-// DecodeObjects parses a YAML stream of Kubernetes objects. "List" objects are expanded into
-// their items. Every object must have apiVersion, kind and metadata.name.
-func DecodeObjects(source string, stream []byte) ([]plan.Object, error) {
-	var out []plan.Object
-	for _, d := range SplitDocuments(stream) {
-		v, err := DecodeValue(d.Text)
-		if err != nil {
-			return nil, lineError(source, d.Line, err)
-		}
-		if v == nil {
-			continue
-		}
-		objs, err := toObjects(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", source, d.Line, err)
-		}
-		out = append(out, objs...)
+// lineCount is the number of lines of the stream, at least 1.
+func lineCount(stream []byte) int {
+	n := bytes.Count(stream, []byte("\n"))
+	if len(stream) == 0 || stream[len(stream)-1] != '\n' {
+		n++
 	}
-	return out, nil
+	return n
 }
 
-func toObjects(v any) ([]plan.Object, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("a Kubernetes object must be a mapping, got %s", describe(v))
-	}
-	obj := plan.Object(m)
-	if strings.HasSuffix(obj.Kind(), "List") && obj.APIVersion() == "v1" {
-		if items, ok := m["items"].([]any); ok {
-			var out []plan.Object
-			for _, it := range items {
-				objs, err := toObjects(it)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, objs...)
-			}
-			return out, nil
+// badByteLine is the line of the first invalid UTF-8 sequence or control character YAML
+// does not allow, or 1.
+func badByteLine(stream []byte) int {
+	line := 1
+	for i := 0; i < len(stream); {
+		r, size := utf8.DecodeRune(stream[i:])
+		if r == utf8.RuneError && size == 1 || r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == 0x7f {
+			return line
 		}
+		if r == '\n' {
+			line++
+		}
+		i += size
 	}
-	if err := Validate(obj); err != nil {
-		return nil, err
-	}
-	return []plan.Object{obj}, nil
+	return 1
 }
 
-// Validate checks the fields every object needs.
-func Validate(obj plan.Object) error {
-	if obj.APIVersion() == "" {
-		return fmt.Errorf("object has no apiVersion: every Kubernetes object needs apiVersion and kind")
-	}
-	if obj.Kind() == "" {
-		return fmt.Errorf("object has no kind: every Kubernetes object needs apiVersion and kind")
-	}
-	md, ok := obj["metadata"].(map[string]any)
-	if !ok {
-		return fmt.Errorf("%s has no metadata: add metadata.name", obj.Kind())
-	}
-	if _, ok := md["name"].(string); !ok {
-		return fmt.Errorf("%s has no metadata.name: add one (generateName is not supported, objects must be addressable)", obj.Kind())
-	}
-	return nil
+// lineError is an error at a line of the stream.
+type lineError struct {
+	line int
+	msg  string
 }
 
-func describe(v any) string {
-	switch v.(type) {
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return fmt.Sprintf("%T", v)
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+func errorAt(n *yaml.Node, format string, args ...any) error {
+	return &lineError{line: n.Line, msg: fmt.Sprintf(format, args...)}
 }
 
-// EncodeObjects prints objects as one YAML stream with sorted keys.
-func EncodeObjects(objs []plan.Object) ([]byte, error) {
-	var buf bytes.Buffer
-	for i, o := range objs {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		out, err := yaml.Marshal(map[string]any(o))
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(out)
+// sourced prefixes a lineError with the source: "source:line: invalid YAML: msg".
+func sourced(source string, err error) error {
+	var le *lineError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s:%d: invalid YAML: %s", source, le.line, le.msg)
 	}
-	return buf.Bytes(), nil
+	return fmt.Errorf("%s: invalid YAML: %v", source, err)
 }

@@ -10,8 +10,8 @@ import (
 	"sort"
 
 	"github.com/kiln-dev/kiln/builtins/k8syaml"
+	"github.com/kiln-dev/kiln/runtime/plan"
 	"go.starlark.net/starlark"
-	"sigs.k8s.io/yaml"
 )
 
 // fileBuiltins are the file and data builtins: read_file, watch_file, listdir, blob, and the
@@ -229,9 +229,9 @@ func encodeYAML(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
-	out, err := yaml.Marshal(g)
+	out, err := plan.EncodeYAML(g)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	return Blob{Text: string(out)}, nil
 }
@@ -241,27 +241,22 @@ func encodeYAMLStream(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &list); err != nil {
 		return nil, err
 	}
-	var text string
+	var docs []any
 	it := list.Iterate()
 	defer it.Done()
 	var x starlark.Value
-	i := 0
 	for it.Next(&x) {
 		g, err := toGo(x)
 		if err != nil {
-			return nil, fmt.Errorf("%s: item %d: %v", b.Name(), i, err)
+			return nil, fmt.Errorf("%s: item %d: %v", b.Name(), len(docs), err)
 		}
-		out, err := yaml.Marshal(g)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			text += "---\n"
-		}
-		text += string(out)
-		i++
+		docs = append(docs, g)
 	}
-	return Blob{Text: text}, nil
+	out, err := plan.EncodeYAMLStream(docs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	return Blob{Text: string(out)}, nil
 }
 
 // numbersToGo turns json.Number values into int64 or float64.

@@ -269,7 +269,12 @@ func (a *Applier) Delete(ctx context.Context, refs []Ref) ([]Ref, error) {
 	for _, r := range refs {
 		m, err := a.mapping(schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind})
 		if err != nil {
-			continue // the kind is gone (its CRD was deleted): so are its objects
+			if meta.IsNoMatchError(err) {
+				continue // the kind is gone (its CRD was deleted): so are its objects
+			}
+			// Discovery failed (a timeout, an aggregated API that is down): the object may
+			// well exist. An error, so that the caller keeps it in the inventory.
+			return deleted, fmt.Errorf("delete %s: %w", r, err)
 		}
 		ri := a.Cluster.Dynamic.Resource(m.Resource).Namespace(r.Namespace)
 		live, err := ri.Get(ctx, r.Name, metav1.GetOptions{})

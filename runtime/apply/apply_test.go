@@ -1,8 +1,15 @@
 package apply
 
 import (
+	"context"
+	"errors"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/kiln-dev/kiln/runtime/kube"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestProjectIDIsAValidLabelAndStable(t *testing.T) {
@@ -26,5 +33,32 @@ func TestStale(t *testing.T) {
 	got := Stale([]Ref{a, b}, []Ref{moved})
 	if len(got) != 1 || got[0] != b {
 		t.Fatalf("Stale = %v, want [%v]", got, b)
+	}
+}
+
+// mapperFailing is a REST mapper whose every look-up fails with err.
+type mapperFailing struct {
+	meta.RESTMapper
+	err error
+}
+
+func (m mapperFailing) RESTMapping(schema.GroupKind, ...string) (*meta.RESTMapping, error) {
+	return nil, m.err
+}
+func (m mapperFailing) Reset() {}
+
+// TestDeleteKeepsWhatDiscoveryCannotSee: a kind the cluster no longer has is skipped (its
+// objects are gone with it), but a discovery failure is an error, so that the caller keeps
+// the object in the inventory instead of forgetting it on the cluster for good.
+func TestDeleteKeepsWhatDiscoveryCannotSee(t *testing.T) {
+	ref := Ref{Group: "example.com", Version: "v1", Kind: "Widget", Namespace: "default", Name: "w", Resource: "w"}
+	gone := &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "example.com", Kind: "Widget"}}
+	a := &Applier{Cluster: &kube.Cluster{Mapper: mapperFailing{err: gone}}, Project: "p"}
+	if deleted, err := a.Delete(context.Background(), []Ref{ref}); err != nil || len(deleted) != 0 {
+		t.Fatalf("a kind that is gone: deleted %v, err %v; want nothing and no error", deleted, err)
+	}
+	a.Cluster.Mapper = mapperFailing{err: errors.New("the server is currently unable to handle the request")}
+	if _, err := a.Delete(context.Background(), []Ref{ref}); err == nil || !strings.Contains(err.Error(), "widget/w") {
+		t.Fatalf("a discovery failure must be an error naming the object, got %v", err)
 	}
 }

@@ -239,10 +239,11 @@ func TestRunExamples(t *testing.T) {
 		port              int
 		want              string
 	}{
-		{"go-service", "default", "app=go-service", 8080, ""},
-		{"helm-chart", "demo", "", 8080, ""},
-		{"kustomize", "default", "", 8080, ""},
-		{"multi-service", "default", "app=multi-service,component=frontend", 8080, ""},
+		// Each checks content the example itself serves, not just an HTTP 200.
+		{"go-service", "default", "app=go-service", 8080, "Hello from go-service (up "},
+		{"helm-chart", "demo", "", 8080, "<h1>helm-chart example</h1>"},
+		{"kustomize", "default", "", 8080, "<h1>kustomize example</h1>"},
+		{"multi-service", "default", "app=multi-service,component=frontend", 8080, "<h1>multi-service</h1>"},
 	}
 	for _, ex := range examples {
 		ex := ex
@@ -257,7 +258,7 @@ func TestRunExamples(t *testing.T) {
 					t.Errorf("kiln down %s:\n%s", ex.dir, r)
 				}
 			})
-			checkServing(t, c, r, ex.ns, ex.selector, ex.port)
+			checkServing(t, c, r, ex.ns, ex.selector, ex.port, ex.want)
 			if r := kiln(t, nil, "down", "-f", dir, contextFlag(c)); r.code != 0 {
 				t.Fatalf("kiln down:\n%s", r)
 			}
@@ -270,7 +271,7 @@ func TestRunExamples(t *testing.T) {
 
 // checkServing finds a ready pod of the example (by selector, or any pod kiln's Deployments
 // run in the namespace) and GETs / through a port-forward.
-func checkServing(t *testing.T, c *Cluster, r kilnResult, ns, selector string, port int) {
+func checkServing(t *testing.T, c *Cluster, r kilnResult, ns, selector string, port int, want string) {
 	t.Helper()
 	if selector == "" {
 		deps, err := c.Client.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kiln"})
@@ -282,7 +283,7 @@ func checkServing(t *testing.T, c *Cluster, r kilnResult, ns, selector string, p
 			port = int(c.Ports[0].ContainerPort)
 		}
 	}
-	serve(t, c, ns, selector, port, "")
+	serve(t, c, ns, selector, port, want)
 }
 
 // TestRunNoChangeAndRebuild: a second run with no change builds, loads and changes nothing;

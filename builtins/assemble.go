@@ -3,6 +3,7 @@ package builtins
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,7 +35,7 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 	for _, e := range s.yaml {
 		objects = append(objects, e.objects...)
 	}
-	if err := s.addConventionImages(objects); err != nil {
+	if err := s.addConventionImages(); err != nil {
 		return nil, err
 	}
 	if err := s.resolveImages(); err != nil {
@@ -100,11 +101,41 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 		p.LocalResources = append(p.LocalResources, *lr)
 	}
 	if _, err := plan.BuildGraph(p); err != nil {
+		var cycle *plan.CycleError
+		if errors.As(err, &cycle) {
+			cycle.Where = s.declaredAt
+		}
 		return nil, err
 	}
 	p.WatchedFiles = s.host.FilesRead()
 	p.Warnings = append([]string{}, s.warnings...)
 	return p, nil
+}
+
+// declaredAt is where a graph node was declared: the k8s_resource() call that gave it
+// resource_deps, the local_resource() call, or the image's builtin. "" if unknown.
+func (s *State) declaredAt(n plan.NodeID) string {
+	kind, name, _ := strings.Cut(string(n), ":")
+	switch kind {
+	case plan.NodeImage:
+		for _, img := range s.images {
+			if img.Ref == name {
+				return img.Pos
+			}
+		}
+	case plan.NodeResource:
+		for _, lr := range s.locals {
+			if lr.Name == name {
+				return lr.Pos
+			}
+		}
+		for _, r := range s.resources {
+			if (r.workload == name || r.newName == name) && len(r.resourceDeps) > 0 {
+				return r.pos
+			}
+		}
+	}
+	return ""
 }
 
 // host0Path is the main file's absolute path.
@@ -120,28 +151,33 @@ func (s *State) suppressed(ref string) bool {
 }
 
 // addConventionImages adds an image for every kiln://NAME in the objects that no docker_build
-// names: the folder NAME holding a Dockerfile.
-func (s *State) addConventionImages(objects []plan.Object) error {
-	wanted := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
+// names: the folder NAME holding a Dockerfile. Errors name the k8s_yaml() call (file:line)
+// whose objects hold the reference.
+func (s *State) addConventionImages() error {
+	wanted := map[string]string{} // NAME → where the first reference to it was declared
+	var walk func(v any, where string)
+	walk = func(v any, where string) {
 		switch v := v.(type) {
 		case string:
-			if strings.HasPrefix(v, inject.Scheme) {
-				wanted[strings.TrimPrefix(v, inject.Scheme)] = true
+			if name, ok := strings.CutPrefix(v, inject.Scheme); ok {
+				if _, seen := wanted[name]; !seen {
+					wanted[name] = where
+				}
 			}
 		case map[string]any:
-			for _, x := range v {
-				walk(x)
+			for _, k := range sortedStrings(v) {
+				walk(v[k], where)
 			}
 		case []any:
 			for _, x := range v {
-				walk(x)
+				walk(x, where)
 			}
 		}
 	}
-	for _, o := range objects {
-		walk(map[string]any(o))
+	for _, e := range s.yaml {
+		for _, o := range e.objects {
+			walk(map[string]any(o), fmt.Sprintf("%s: k8s_yaml(%s), %s", e.pos, e.source, o.Kind()+"/"+o.Name()))
+		}
 	}
 	for _, img := range s.images {
 		delete(wanted, img.Ref)
@@ -155,11 +191,11 @@ func (s *State) addConventionImages(objects []plan.Object) error {
 	}
 	for _, name := range sortedStrings(wanted) {
 		if dirs, ok := dups[name]; ok {
-			return s.ambiguousConvention(name, dirs)
+			return fmt.Errorf("%s: %v", wanted[name], s.ambiguousConvention(name, dirs))
 		}
 		loc, ok := found[name]
 		if !ok {
-			return fmt.Errorf("kiln://%s: no folder named %q holds a file matching %s (found: %s); create %s/Dockerfile, or fix the name", name, name, s.convention.pattern, strings.Join(sortedStrings(found), ", "), name)
+			return fmt.Errorf("%s: kiln://%s: no folder named %q holds a file matching %s (found: %s); create %s/Dockerfile, or fix the name", wanted[name], name, name, s.convention.pattern, strings.Join(sortedStrings(found), ", "), name)
 		}
 		s.host.RecordRead(loc[0])
 		s.host.RecordRead(loc[1])

@@ -3,6 +3,7 @@ package builtins
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 
 	"github.com/kiln-dev/kiln/builtins/helmchart"
 	"github.com/kiln-dev/kiln/builtins/k8syaml"
@@ -52,7 +53,10 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		s.host.RecordRead(abs)
 		opts.ValuesFiles = append(opts.ValuesFiles, abs)
 	}
-	key := fmt.Sprintf("helm\x00%s\x00%s\x00%s\x00%q\x00%q\x00%s\x00%v", chartAbs, opts.ReleaseName, namespace, opts.ValuesFiles, set, kubeVersion, skipCRDs)
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = s.clusterKubeVersion()
+	}
+	key := fmt.Sprintf("helm\x00%s\x00%s\x00%s\x00%q\x00%q\x00%s\x00%v", chartAbs, opts.ReleaseName, namespace, opts.ValuesFiles, set, opts.KubeVersion, skipCRDs)
 	out, files, ok := s.renders.get(key)
 	if !ok {
 		out, files, err = helmchart.Render(opts)
@@ -74,6 +78,37 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		}
 	}
 	return Blob{Text: string(out), Source: source}, nil
+}
+
+// nodeImageVersion is the Kubernetes version in a kind node image's tag (kindest/node:v1.34.4).
+var nodeImageVersion = regexp.MustCompile(`:(v\d+\.\d+\.\d+)(@|$)`)
+
+// clusterKubeVersion is the Kubernetes version helm() renders for when it names none: the
+// project's kind_cluster(image=) node version when the file declared one before, else the
+// newest the Helm SDK supports (helmchart.DefaultKubeVersion). Evaluation never asks a cluster.
+func (s *State) clusterKubeVersion() string {
+	if s.cluster != nil {
+		for _, n := range nodesOf(s.cluster.Config) {
+			if img, _ := n["image"].(string); img != "" {
+				if m := nodeImageVersion.FindStringSubmatch(img); m != nil {
+					return m[1]
+				}
+			}
+		}
+	}
+	return helmchart.DefaultKubeVersion()
+}
+
+// nodesOf returns the node entries of a kind cluster config.
+func nodesOf(config map[string]any) []map[string]any {
+	list, _ := config["nodes"].([]any)
+	var out []map[string]any
+	for _, n := range list {
+		if m, ok := n.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // setNamespace puts namespaced objects without a namespace into ns, as `helm install -n` would.
@@ -100,6 +135,9 @@ func (s *State) kustomize(t *starlark.Thread, b *starlark.Builtin, args starlark
 	var flags stringList
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "paths", &dir, "kustomize_bin?", &bin, "flags?", &flags); err != nil {
 		return nil, err
+	}
+	if bin != nil && bin != starlark.None {
+		s.ignoredParam(t, b, "kustomize_bin", "kustomizations are built in-process with krusty, never by a binary")
 	}
 	abs := s.abs(t, dir)
 	s.host.RecordRead(abs)

@@ -87,6 +87,18 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
+	if len(containerArgs) > 0 {
+		s.ignoredParam(t, b, "container_args", "set the container's args in its manifest")
+	}
+	if len(cacheFrom) > 0 {
+		s.ignoredParam(t, b, "cache_from", "no registry is reached to import a cache from; BuildKit's local cache is used")
+	}
+	if pull {
+		s.ignoredParam(t, b, "pull", "base images are never pulled; they must be in the Docker engine")
+	}
+	if len(extraHosts) > 0 {
+		s.ignoredParam(t, b, "extra_hosts", "build containers get the engine's default /etc/hosts")
+	}
 	if dockerfile != "" && dockerfileContents != "" {
 		return nil, fmt.Errorf("%s(%q): give dockerfile or dockerfile_contents, not both", b.Name(), ref)
 	}
@@ -189,10 +201,16 @@ func (s *State) customBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 
 // defaultRegistry is default_registry(host, host_from_cluster=None, single_name=”): images
 // are pushed to host, with '/' in refs escaped as '_', as Tilt does.
-func (s *State) defaultRegistry(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (s *State) defaultRegistry(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, fromCluster, singleName string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "host_from_cluster?", &fromCluster, "single_name?", &singleName); err != nil {
 		return nil, err
+	}
+	if fromCluster != "" {
+		s.ignoredParam(t, b, "host_from_cluster", "the cluster pulls from host; a registry the cluster advertises (KEP-1755) is found by itself")
+	}
+	if singleName != "" {
+		s.ignoredParam(t, b, "single_name", "each image keeps its own repository name under host")
 	}
 	if _, err := reference.ParseNormalizedNamed(host + "/x"); err != nil {
 		return nil, fmt.Errorf("%s: %q is not a registry host: %v", b.Name(), host, err)

@@ -148,7 +148,11 @@ func (s *State) imageOrder() ([]*imageTarget, error) {
 			for stack[i] != img.Ref {
 				i++
 			}
-			return fmt.Errorf("dependency cycle between images: %s -> %s; a Dockerfile cannot build FROM an image that builds FROM it", strings.Join(stack[i:], " -> "), img.Ref)
+			var chain []string
+			for _, ref := range stack[i:] {
+				chain = append(chain, fmt.Sprintf("%s (%s)", ref, byRef[ref].Pos))
+			}
+			return fmt.Errorf("%s: dependency cycle between images: %s -> %s; a Dockerfile cannot build FROM an image that builds FROM it", img.Pos, strings.Join(chain, " -> "), img.Ref)
 		}
 		state[img] = visiting
 		stack = append(stack, img.Ref)

@@ -541,6 +541,9 @@ func (s *State) k8sCustomDeploy(t *starlark.Thread, b *starlark.Builtin, args st
 	if len(applyCmd) == 0 || len(deleteCmd) == 0 {
 		return nil, fmt.Errorf("%s(%q): apply_cmd and delete_cmd are both required", b.Name(), name)
 	}
+	if containerSelector != "" {
+		s.ignoredParam(t, b, "container_selector", "live update targets the containers running an image of image_deps (image_selector=)")
+	}
 	dirFor := func(d string) string {
 		if d == "" {
 			return s.rel(dirOf(t))

@@ -66,7 +66,7 @@ func (s *State) settingsBuiltins() starlark.StringDict {
 		"ci_settings":           starlark.NewBuiltin("ci_settings", s.ciSettings),
 		"watch_settings":        starlark.NewBuiltin("watch_settings", s.watchSettings),
 		"secret_settings":       starlark.NewBuiltin("secret_settings", s.secretSettings),
-		"version_settings":      starlark.NewBuiltin("version_settings", versionSettings),
+		"version_settings":      starlark.NewBuiltin("version_settings", s.versionSettings),
 		"trigger_mode":          starlark.NewBuiltin("trigger_mode", s.setTriggerMode),
 		"TRIGGER_MODE_AUTO":     triggerMode(triggerAuto),
 		"TRIGGER_MODE_MANUAL":   triggerMode(triggerManual),
@@ -150,7 +150,7 @@ func (s *State) updateSettings(_ *starlark.Thread, b *starlark.Builtin, args sta
 	return starlark.None, nil
 }
 
-func (s *State) ciSettings(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (s *State) ciSettings(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var grace, timeout, readiness string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "k8s_grace_period?", &grace, "timeout?", &timeout, "readiness_timeout?", &readiness); err != nil {
 		return nil, err
@@ -165,6 +165,13 @@ func (s *State) ciSettings(_ *starlark.Thread, b *starlark.Builtin, args starlar
 		dur, err := time.ParseDuration(d.val)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s=%q is not a duration like \"30s\" or \"10m\"", b.Name(), d.name, d.val)
+		}
+		if dur < time.Second {
+			// Zero or negative would end every run at once; sub-second rounds to zero.
+			return nil, fmt.Errorf("%s: %s=%q must be at least 1s", b.Name(), d.name, d.val)
+		}
+		if d.dst == nil {
+			s.warn("%s: %s: %s=%q is accepted and ignored: kiln run fails fast on a crashing container instead of waiting out a grace period", pos(t), b.Name(), d.name, d.val)
 		}
 		if d.dst != nil {
 			*d.dst = int(dur.Seconds())
@@ -191,10 +198,16 @@ func (s *State) secretSettings(_ *starlark.Thread, b *starlark.Builtin, args sta
 	return starlark.None, nil
 }
 
-func versionSettings(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var checkUpdates bool
+func (s *State) versionSettings(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	checkUpdates := true
 	var constraint string
-	return starlark.None, starlark.UnpackArgs(b.Name(), args, kwargs, "check_updates?", &checkUpdates, "constraint?", &constraint)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "check_updates?", &checkUpdates, "constraint?", &constraint); err != nil {
+		return nil, err
+	}
+	if constraint != "" {
+		s.ignoredParam(t, b, "constraint", "it constrains Tilt's version, and kiln is not Tilt")
+	}
+	return starlark.None, nil
 }
 
 func (s *State) setTriggerMode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -247,13 +247,15 @@ func (r *renderer) userValues() (map[string]interface{}, error) {
 
 func (r *renderer) capabilities() (*chartutil.Capabilities, error) {
 	caps := chartutil.DefaultCapabilities.Copy()
-	if r.opts.KubeVersion != "" {
-		kv, err := chartutil.ParseKubeVersion(r.opts.KubeVersion)
-		if err != nil {
-			return nil, fmt.Errorf("invalid kube version %q: %w", r.opts.KubeVersion, err)
-		}
-		caps.KubeVersion = *kv
+	version := r.opts.KubeVersion
+	if version == "" {
+		version = DefaultKubeVersion()
 	}
+	kv, err := chartutil.ParseKubeVersion(version)
+	if err != nil {
+		return nil, fmt.Errorf("invalid kube version %q: %w", version, err)
+	}
+	caps.KubeVersion = *kv
 	if len(r.opts.APIVersions) > 0 {
 		// Copy: never append into the shared default version set.
 		vs := make(chartutil.VersionSet, 0, len(caps.APIVersions)+len(r.opts.APIVersions))

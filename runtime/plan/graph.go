@@ -102,13 +102,35 @@ func BuildGraph(p *Plan) (*Graph, error) {
 		add(resourceNode(lr.Name), deps)
 	}
 	if cycle := g.findCycle(); cycle != nil {
-		parts := make([]string, len(cycle))
-		for i, n := range cycle {
-			parts[i] = string(n)
-		}
-		return nil, fmt.Errorf("dependency cycle: %s; remove one of these dependencies (resource_deps, or a Dockerfile FROM another image of the project)", strings.Join(parts, " -> "))
+		return nil, &CycleError{Path: cycle}
 	}
 	return g, nil
+}
+
+// CycleError is a dependency cycle: Path's first and last nodes are equal. Where is, if set,
+// where each node was declared (file:line), for the message.
+type CycleError struct {
+	Path  []NodeID
+	Where func(NodeID) string
+}
+
+func (e *CycleError) Error() string {
+	parts := make([]string, len(e.Path))
+	for i, n := range e.Path {
+		parts[i] = string(n)
+		if e.Where != nil && i < len(e.Path)-1 {
+			if w := e.Where(n); w != "" {
+				parts[i] += " (" + w + ")"
+			}
+		}
+	}
+	msg := fmt.Sprintf("dependency cycle: %s; remove one of these dependencies (resource_deps, or a Dockerfile FROM another image of the project)", strings.Join(parts, " -> "))
+	if e.Where != nil {
+		if w := e.Where(e.Path[0]); w != "" {
+			msg = w + ": " + msg
+		}
+	}
+	return msg
 }
 
 // findCycle returns one cycle as a path whose first and last nodes are equal, or nil.

@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -13,30 +14,43 @@ import (
 // Evaluate runs the project file at path (a Kilnfile, a Tiltfile, or a directory holding one)
 // and returns its plan. Errors name file:line; a Starlark error carries its backtrace.
 func Evaluate(path string, opts Options) (*plan.Plan, error) {
+	return EvaluateContext(context.Background(), path, opts)
+}
+
+// EvaluateContext is Evaluate, stopped when ctx ends (Ctrl-C, --timeout) with an error naming
+// the file:line it had reached, and bounded by opts.Limits.
+func EvaluateContext(ctx context.Context, path string, opts Options) (*plan.Plan, error) {
 	main, err := host.FindMain(path)
 	if err != nil {
 		return nil, err
 	}
 	h := host.New(filepath.Dir(main), nil)
+	h.Limits = opts.Limits
 	s := newState(h, opts)
 	s.mainPath = main
 	defer s.closeKube()
 	s.renders = openRenderCache(opts.CacheDir)
-	h.Predeclared = s.predeclared(main)
+	h.Predeclared = host.Guard(s.predeclared(main))
 	h.Print = func(msg string) { fmt.Fprintln(s.opts.Stdout, msg) }
 
-	if _, err := h.Exec(main); err != nil {
+	if _, err := h.Exec(ctx, main); err != nil {
 		if code, ok := isExit(err); !ok || code != 0 {
 			return nil, &EvalError{Err: err}
 		}
 	}
-	thread := h.NewThread("assemble")
+	if ctx.Err() != nil {
+		return nil, &EvalError{Err: fmt.Errorf("evaluation stopped: %v", context.Cause(ctx))}
+	}
 	if s.opts.CacheDir != "" {
 		if s.hashCache, err = contexthash.Open(s.opts.CacheDir); err != nil {
 			s.hashCache = nil // a broken cache is only slower: hash from scratch
 		}
 	}
-	p, err := s.assemble(thread)
+	var p *plan.Plan
+	err = h.Run(ctx, "assemble", func(t *starlark.Thread) error {
+		p, err = s.assemble(t)
+		return err
+	})
 	if err != nil {
 		return nil, &EvalError{Err: err}
 	}

@@ -35,6 +35,9 @@ type Options struct {
 	// DefaultRegistry applies when the Kilnfile calls no default_registry(): the local
 	// registry a cluster advertises (KEP-1755).
 	DefaultRegistry string
+	// Limits bound the evaluation: Starlark steps, call depth, file sizes, memory (zero
+	// fields: the defaults).
+	Limits host.Limits
 }
 
 // State is everything the builtins recorded during one evaluation.

@@ -4,6 +4,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kiln-dev/kiln/internal/safefile"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -61,6 +63,8 @@ type Host struct {
 	Predeclared starlark.StringDict
 	// Print receives print() output.
 	Print func(msg string)
+	// Limits bound the evaluation: steps, call depth, file sizes, memory.
+	Limits Limits
 
 	mu      sync.Mutex
 	read    map[string]bool
@@ -87,22 +91,15 @@ func New(dir string, predeclared starlark.StringDict) *Host {
 // threadKey is the thread-local key of the stack of files being executed.
 const threadKey = "kiln.host.execstack"
 
-// Exec runs the main file on a new thread and returns its globals. Errors carry the Starlark
-// backtrace with file:line.
-func (h *Host) Exec(mainPath string) (starlark.StringDict, error) {
-	thread := h.NewThread("main")
-	return h.execFile(thread, mainPath)
-}
-
-// NewThread returns a thread whose load() and print() go through the host.
-func (h *Host) NewThread(name string) *starlark.Thread {
-	t := &starlark.Thread{
-		Name:  name,
-		Load:  h.load,
-		Print: func(_ *starlark.Thread, msg string) { h.Print(msg) },
-	}
-	t.SetLocal(threadKey, &[]string{})
-	return t
+// Exec runs the main file and returns its globals, under the host's limits (see Run). The
+// main file is a module like the others: a load() that leads back to it is a cycle, not a
+// second run. Errors carry the Starlark backtrace with file:line.
+func (h *Host) Exec(ctx context.Context, mainPath string) (globals starlark.StringDict, err error) {
+	err = h.Run(ctx, "main", func(t *starlark.Thread) error {
+		globals, err = h.execModule(t, mainPath)
+		return err
+	})
+	return globals, err
 }
 
 // CurrentFile returns the absolute path of the file the thread is executing (the innermost
@@ -161,30 +158,54 @@ func (h *Host) FilesRead() []string {
 	return out
 }
 
-// ReadFile reads path and records it.
+// ReadFile reads path and records it. Only regular files are read, and none larger than
+// Limits.MaxFileSize: a FIFO or a device named by mistake (or malice) fails at once.
 func (h *Host) ReadFile(path string) ([]byte, error) {
 	h.RecordRead(path)
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, h.Limits.withDefaults().MaxFileSize)
 	if err != nil {
 		return nil, h.fileError(path, err)
 	}
 	return data, nil
 }
 
-// fileError rewrites a filesystem error so that it names the project-relative path.
+// fileError rewrites a filesystem error so that it names the file as Shown. The result still
+// matches errors.Is(err, fs.ErrNotExist) and the like.
 func (h *Host) fileError(path string, err error) error {
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("file %s does not exist", h.Rel(path))
-	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("file %s cannot be read: permission denied", h.Rel(path))
-	}
+	var notRegular *safefile.NotRegularError
+	var tooLarge *safefile.TooLargeError
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s %s: %v", pe.Op, h.Rel(path), pe.Err)
+	name := h.Shown(path)
+	switch {
+	case errors.As(err, &notRegular):
+		return &safefile.NotRegularError{Path: name, Mode: notRegular.Mode}
+	case errors.As(err, &tooLarge):
+		return &safefile.TooLargeError{Path: name, Limit: tooLarge.Limit}
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("file %s does not exist%w", name, silent{err})
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("file %s cannot be read: permission denied%w", name, silent{err})
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s %s: %v%w", pe.Op, name, pe.Err, silent{err})
 	}
 	return err
 }
+
+// Shown is how messages name a file: project-relative inside the project, absolute outside
+// it ("/dev/zero", not "../../../dev/zero").
+func (h *Host) Shown(path string) string {
+	rel := h.Rel(path)
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return filepath.ToSlash(path)
+	}
+	return rel
+}
+
+// silent wraps an error for errors.Is and errors.As without adding to the message.
+type silent struct{ err error }
+
+func (s silent) Error() string { return "" }
+func (s silent) Unwrap() error { return s.err }
 
 func (h *Host) execFile(thread *starlark.Thread, path string) (starlark.StringDict, error) {
 	src, err := h.ReadFile(path)
@@ -247,7 +268,15 @@ func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, 
 		h.mu.Unlock()
 		return m.globals, m.err
 	}
-	m = &module{loading: true}
+	h.mu.Unlock()
+	return h.execModule(thread, path)
+}
+
+// execModule runs the file at path once, marked as loading while it runs so that a load()
+// leading back to it is reported as a cycle.
+func (h *Host) execModule(thread *starlark.Thread, path string) (starlark.StringDict, error) {
+	m := &module{loading: true}
+	h.mu.Lock()
 	h.modules[path] = m
 	h.mu.Unlock()
 
@@ -256,31 +285,4 @@ func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, 
 	m.globals, m.err, m.loading = globals, err, false
 	h.mu.Unlock()
 	return globals, err
-}
-
-// ErrorMessage formats an evaluation error for the user: a Starlark error with its backtrace,
-// anything else as it is.
-func ErrorMessage(err error) string {
-	var evalErr *starlark.EvalError
-	if errors.As(err, &evalErr) {
-		return dedupeBuiltinName(evalErr.Backtrace())
-	}
-	return err.Error()
-}
-
-// dedupeBuiltinName turns Starlark's "Error in helm: helm: msg" into "Error in helm: msg":
-// builtins name themselves in their errors so that the errors read well on their own too.
-func dedupeBuiltinName(msg string) string {
-	lines := strings.Split(msg, "\n")
-	for i, l := range lines {
-		rest, ok := strings.CutPrefix(l, "Error in ")
-		if !ok {
-			continue
-		}
-		name, body, ok := strings.Cut(rest, ": ")
-		if ok && strings.HasPrefix(body, name+": ") {
-			lines[i] = "Error in " + name + ": " + strings.TrimPrefix(body, name+": ")
-		}
-	}
-	return strings.Join(lines, "\n")
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kiln-dev/kiln/internal/cachefile"
 )
 
 // fileKey identifies a file's content by its stat data.
@@ -129,10 +131,10 @@ func (c *Cache) store(e *entry) {
 	c.entries[e.key.path] = &cacheEntry{size: e.key.size, mtime: e.key.mtime, ino: e.key.ino, mode: e.key.mode, digest: e.digest, seen: true}
 }
 
-// Save writes the cache atomically (temporary file + rename). Entries not
-// used or added since the previous Save are dropped, which bounds the cache
-// to the files of the contexts hashed in between. It is a no-op for a
-// memory-only cache.
+// Save writes the cache atomically (temporary file + rename), readable by its owner
+// only. Entries not used or added since the previous Save are dropped, which bounds the
+// cache to the files of the contexts hashed in between. It is a no-op for a memory-only
+// cache.
 func (c *Cache) Save() error {
 	if c == nil || c.file == "" {
 		return nil
@@ -147,28 +149,8 @@ func (c *Cache) Save() error {
 	data := encodeCache(c.entries)
 	c.mu.Unlock()
 
-	dir := filepath.Dir(c.file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, CacheFile+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), c.file); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	// 0600, in a directory created 0700: the paths name the user's projects.
+	return cachefile.WriteAtomic(c.file, data)
 }
 
 // The file is cacheMagic, a uvarint count, the entries (uvarint path length,

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // writeBigProject generates a 200-service project: 160 plain YAML services, 20 Helm charts and
@@ -72,15 +71,7 @@ spec: {selector: {app: %[1]s}, ports: [{port: 80, targetPort: 8080}]}
 		}
 	}
 	write("Kilnfile", kf.String())
-	// Date the files an hour back: caches don't trust files changed in the last seconds, and a
-	// warm project is one whose files were not all just written.
-	old := time.Now().Add(-time.Hour)
-	_ = filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
-		if err == nil {
-			err = os.Chtimes(p, old, old)
-		}
-		return err
-	})
+	dateBack(dir)
 }
 
 // BenchmarkEvaluateRender200 evaluates and renders the 200-service project, warm: the

@@ -1,25 +1,34 @@
 package builtins
 
 import (
-	"bytes"
-	"encoding/gob"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kiln-dev/kiln/builtins/k8syaml"
 )
 
 // renderCache remembers helm() and kustomize() output between evaluations. An entry holds the
 // output and the stat of every file the render read, and of their directories (a directory's
 // mtime changes when a file is added or removed). The entry is used only while every stat still
 // matches, so an unchanged chart or kustomization costs a few lstat calls instead of a render.
+//
+// What it keeps is private (renderdisk.go): one 0600 file per entry in a 0700 directory, named
+// by a hash of the render's arguments, which hold helm set= values. A render that contains a
+// Secret is not cached at all: its data would sit on disk in the clear, and a key to encrypt it
+// would have to sit beside it. Such charts render on every evaluation.
 type renderCache struct {
-	path    string
+	dir     string // the entry directory; "" keeps entries in memory only
 	mu      sync.Mutex
-	entries map[string]*renderEntry
-	dirty   bool
+	entries map[string]*renderEntry // by hashed key: those read or written by this process
+
+	maxEntries int   // eviction bounds on the directory, least recently used first
+	maxBytes   int64 // (see evict)
 }
 
 type renderEntry struct {
@@ -39,16 +48,11 @@ type fileStat struct {
 // filesystem's timestamp granularity could leave their stat unchanged.
 const racyWindow = 2 * time.Second
 
-func openRenderCache(dir string) *renderCache {
-	c := &renderCache{entries: map[string]*renderEntry{}}
-	if dir == "" {
-		return c
-	}
-	c.path = filepath.Join(dir, "render.gob")
-	if data, err := os.ReadFile(c.path); err == nil {
-		_ = gob.NewDecoder(bytes.NewReader(data)).Decode(&c.entries) // a bad cache is an empty one
-	}
-	return c
+// hashKey names an entry: the render's arguments (chart, set= values, flags) never reach the
+// disk in the clear.
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
 
 func statFile(path string) (fileStat, bool) {
@@ -65,22 +69,33 @@ func statFile(path string) (fileStat, bool) {
 
 // get returns the cached output for key if none of its inputs changed.
 func (c *renderCache) get(key string) ([]byte, []string, bool) {
+	h := hashKey(key)
 	c.mu.Lock()
-	e := c.entries[key]
+	e := c.entries[h]
 	c.mu.Unlock()
 	if e == nil {
-		return nil, nil, false
+		if e = c.load(h); e == nil {
+			return nil, nil, false
+		}
+		c.mu.Lock()
+		c.entries[h] = e
+		c.mu.Unlock()
 	}
 	for _, want := range e.Stats {
 		if got, _ := statFile(want.Path); got != want {
 			return nil, nil, false
 		}
 	}
+	c.touch(h)
 	return e.Output, e.Files, true
 }
 
-// put stores a render's output with the stat of its inputs.
+// put stores a render's output with the stat of its inputs, unless the output holds a
+// Secret or an input changed too recently to trust its stat.
 func (c *renderCache) put(key string, output []byte, files []string, roots ...string) {
+	if holdsSecret(output) {
+		return
+	}
 	paths := map[string]bool{}
 	for _, f := range append(files, roots...) {
 		paths[f] = true
@@ -100,28 +115,24 @@ func (c *renderCache) put(key string, output []byte, files []string, roots ...st
 		}
 		e.Stats = append(e.Stats, st)
 	}
+	h := hashKey(key)
 	c.mu.Lock()
-	c.entries[key] = e
-	c.dirty = true
+	c.entries[h] = e
 	c.mu.Unlock()
+	c.store(h, e)
 }
 
-// save writes the cache atomically if it changed.
-func (c *renderCache) save() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.path == "" || !c.dirty {
-		return
+// holdsSecret reports whether rendered YAML has a core Secret in it, or cannot be read (and
+// so might).
+func holdsSecret(output []byte) bool {
+	objs, err := k8syaml.DecodeObjects("render", output)
+	if err != nil {
+		return true
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(c.entries); err != nil {
-		return
+	for _, o := range objs {
+		if o.Kind() == "Secret" && o.Group() == "" {
+			return true
+		}
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
-		return
-	}
-	tmp := c.path + ".tmp"
-	if os.WriteFile(tmp, buf.Bytes(), 0o644) == nil {
-		_ = os.Rename(tmp, c.path)
-	}
+	return false
 }

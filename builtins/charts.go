@@ -43,7 +43,7 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	var err error
 	opts := helmchart.Options{
 		Chart: chartAbs, ReleaseName: name, Namespace: namespace, Set: set,
-		KubeVersion: kubeVersion, SkipCRDs: skipCRDs,
+		KubeVersion: kubeVersion, SkipCRDs: skipCRDs, MaxFileSize: s.host.Limits.MaxFileSize,
 	}
 	if opts.ReleaseName == "" {
 		opts.ReleaseName = filepath.Base(chartAbs)
@@ -145,7 +145,7 @@ func (s *State) kustomize(t *starlark.Thread, b *starlark.Builtin, args starlark
 	out, files, ok := s.renders.get(key)
 	var err error
 	if !ok {
-		out, files, err = kustomize.Build(kustomize.Options{Dir: abs, Flags: flags})
+		out, files, err = kustomize.Build(kustomize.Options{Dir: abs, Flags: flags, MaxFileSize: s.host.Limits.MaxFileSize})
 		if err == nil {
 			s.renders.put(key, out, files, abs)
 		}

@@ -2,8 +2,9 @@ package builtins
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -111,13 +112,12 @@ func (c *configState) readConfigFile(mainPath string, values map[string]any) err
 	dir := filepath.Dir(mainPath)
 	for _, name := range ConfigFiles {
 		path := filepath.Join(dir, name)
-		c.s.host.RecordRead(path) // creating it later must re-evaluate
-		data, err := os.ReadFile(path)
-		if os.IsNotExist(err) {
+		data, err := c.s.host.ReadFile(path) // recorded even if missing: creating it re-evaluates
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("config.parse: %s: %v", name, err)
+			return fmt.Errorf("config.parse: %v", err)
 		}
 		dec := json.NewDecoder(strings.NewReader(string(data)))
 		dec.UseNumber()

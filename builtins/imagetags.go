@@ -231,12 +231,12 @@ func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
 				fmt.Fprintf(h, "%s %s\n", s.rel(dep), digest)
 				continue
 			}
-			data, err := os.ReadFile(dep)
+			sum, err := fileDigest(dep)
 			if err != nil {
-				return d, err
+				return d, fmt.Errorf("custom_build dep %s: %v", s.rel(dep), err)
 			}
 			files++
-			fmt.Fprintf(h, "%s %x\n", s.rel(dep), sha256.Sum256(data))
+			fmt.Fprintf(h, "%s %x\n", s.rel(dep), sum)
 		}
 		d.inputs.ContextDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 		d.inputs.ContextFiles = files

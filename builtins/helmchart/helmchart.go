@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-dev/kiln/internal/safefile"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -37,6 +38,7 @@ type Options struct {
 	KubeVersion string   // e.g. "1.34.0"; empty = helm's default capabilities
 	APIVersions []string // extra capabilities APIVersions (optional)
 	SkipCRDs    bool     // omit the chart's crds/ directory
+	MaxFileSize int64    // the largest values file read (0 = safefile.DefaultMaxSize)
 }
 
 const (
@@ -192,6 +194,10 @@ func (r *renderer) loadChart() (*chart.Chart, error) {
 		}
 		return nil, fmt.Errorf("chart not readable: %w", err)
 	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		// Helm's loader would open it and wait on a FIFO forever.
+		return nil, &safefile.NotRegularError{Path: abs, Mode: fi.Mode()}
+	}
 	if fi.IsDir() {
 		if _, err := os.Stat(filepath.Join(abs, "Chart.yaml")); err != nil {
 			return nil, fmt.Errorf("%s is not a chart directory: no Chart.yaml in it", abs)
@@ -223,12 +229,12 @@ func (r *renderer) userValues() (map[string]interface{}, error) {
 		if err != nil {
 			return nil, err
 		}
-		data, err := os.ReadFile(abs)
+		data, err := safefile.ReadFile(abs, r.opts.MaxFileSize)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("values file %s does not exist", abs)
 			}
-			return nil, fmt.Errorf("reading values file %s: %w", abs, err)
+			return nil, fmt.Errorf("values file: %w", err)
 		}
 		r.read[abs] = struct{}{}
 		cur := map[string]interface{}{}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kiln-dev/kiln/internal/safefile"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
@@ -27,8 +28,9 @@ import (
 
 // Options says which kustomization to build and how.
 type Options struct {
-	Dir   string   // absolute path of the kustomization directory
-	Flags []string // Tilt-compatible `kustomize build` flags; see Build
+	Dir         string   // absolute path of the kustomization directory
+	Flags       []string // Tilt-compatible `kustomize build` flags; see Build
+	MaxFileSize int64    // the largest file the build reads (0 = safefile.DefaultMaxSize)
 }
 
 // buildMu serializes krusty runs: kustomize keeps process-wide state (the
@@ -80,7 +82,7 @@ func build(opts Options) ([]byte, []string, error) {
 		return nil, nil, fmt.Errorf("%s is not a directory", dir)
 	}
 
-	rfs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]struct{}{}}
+	rfs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]struct{}{}, maxSize: opts.MaxFileSize}
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	resMap, err := func() (resmap.ResMap, error) {
@@ -174,6 +176,8 @@ func parseFlags(flags []string) (*krusty.Options, error) {
 type recordingFS struct {
 	filesys.FileSystem
 
+	maxSize int64 // see Options.MaxFileSize
+
 	mu        sync.Mutex
 	read      map[string]struct{}
 	remoteErr error
@@ -189,8 +193,10 @@ func (r *recordingFS) record(path string) {
 	r.mu.Unlock()
 }
 
+// ReadFile reads only regular files, up to the size limit: krusty would read a FIFO or a
+// device named as a resource forever.
 func (r *recordingFS) ReadFile(path string) ([]byte, error) {
-	data, err := r.FileSystem.ReadFile(path)
+	data, err := safefile.ReadFile(path, r.maxSize)
 	if err != nil {
 		return data, err
 	}
@@ -410,7 +416,7 @@ func DeprecationWarnings(files []string) []string {
 		if !isKustomizationFile(f) {
 			continue
 		}
-		text, err := os.ReadFile(f)
+		text, err := safefile.ReadFile(f, 0)
 		if err != nil {
 			continue
 		}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -22,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kiln-dev/kiln/internal/safefile"
 	"github.com/moby/patternmatcher"
 )
 
@@ -405,7 +405,8 @@ func (w *walker) hashContents() error {
 }
 
 func (w *walker) hashFile(e *entry, buf []byte) error {
-	f, err := os.Open(filepath.Join(w.root, filepath.FromSlash(e.rel)))
+	// Listed as a regular file, but it may have been replaced since: never block on a FIFO.
+	f, _, err := safefile.Open(filepath.Join(w.root, filepath.FromSlash(e.rel)))
 	if err != nil {
 		return errorf("context changed while being hashed: %v", err)
 	}

@@ -1,11 +1,13 @@
 package contexthash
 
 import (
+	"bytes"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/kiln-dev/kiln/internal/safefile"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -91,15 +93,14 @@ func readIgnoreFile(dir, dockerfile string) ([]string, error) {
 	}
 	candidates = append(candidates, filepath.Join(dir, ".dockerignore"))
 	for _, c := range candidates {
-		f, err := os.Open(c)
+		data, err := safefile.ReadFile(c, 0) // a FIFO here must not hang the hash
 		if os.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		pats, err := ignorefile.ReadAll(f)
-		f.Close()
+		pats, err := ignorefile.ReadAll(bytes.NewReader(data))
 		if err != nil {
 			return nil, errorf("reading %s: %v", c, err)
 		}

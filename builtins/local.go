@@ -1,13 +1,13 @@
 package builtins
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/host"
 	"go.starlark.net/starlark"
 )
 
@@ -23,16 +23,18 @@ func (s *State) localBuiltins() starlark.StringDict {
 }
 
 // local is local(command, quiet=False, command_bat=”, echo_off=False, env={}, dir=”,
-// stdin=None): run a command now, at evaluation time, and return its stdout as a blob. This is
-// the one builtin that acts during evaluation: the user asked for it explicitly.
+// stdin=None, timeout='5m'): run a command now, at evaluation time, and return its stdout as a
+// blob. This is the one builtin that acts during evaluation: the user asked for it explicitly.
 func (s *State) local(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var cmd, cmdBat command
 	var quiet, echoOff bool
 	var env stringMap
 	var dir string
 	var stdin starlark.Value
+	limit := timeout(defaultLocalTimeout)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "command", &cmd, "quiet?", &quiet,
-		"command_bat?", &cmdBat, "echo_off?", &echoOff, "env?", &env, "dir?", &dir, "stdin?", &stdin); err != nil {
+		"command_bat?", &cmdBat, "echo_off?", &echoOff, "env?", &env, "dir?", &dir, "stdin?", &stdin,
+		"timeout?", &limit); err != nil {
 		return nil, err
 	}
 	if len(cmd) == 0 {
@@ -65,21 +67,15 @@ func (s *State) local(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if !echoOff {
 		fmt.Fprintf(s.opts.Stdout, "local: %s\n", display)
 	}
-	var stdout, stderr bytes.Buffer
-	c.Stdout = &stdout
-	c.Stderr = &stderr
+	run := localRun{name: b.Name(), display: display, timeout: time.Duration(limit)}
 	if !quiet {
-		c.Stdout = io.MultiWriter(&stdout, prefixWriter(s.opts.Stdout, " → "))
-		c.Stderr = io.MultiWriter(&stderr, prefixWriter(s.opts.Stdout, " → "))
+		run.echo = s.opts.Stdout
 	}
-	if err := c.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = strings.TrimSpace(stdout.String())
-		}
-		return nil, fmt.Errorf("%s: command %q failed: %v\n%s", b.Name(), display, err, msg)
+	out, err := run.run(host.Context(t), c)
+	if err != nil {
+		return nil, err
 	}
-	return Blob{Text: stdout.String(), Source: "local(" + display + ")"}, nil
+	return Blob{Text: out, Source: "local(" + display + ")"}, nil
 }
 
 // localResource is local_resource(name, cmd=”, deps=[], ...): a command on the developer's
@@ -237,33 +233,4 @@ func tcpSocketAction(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	return actionValue{tcp: h}, nil
-}
-
-// prefixWriter writes each line of output with a prefix.
-func prefixWriter(w io.Writer, prefix string) io.Writer {
-	return &linePrefixer{w: w, prefix: prefix, atStart: true}
-}
-
-type linePrefixer struct {
-	w       io.Writer
-	prefix  string
-	atStart bool
-}
-
-func (p *linePrefixer) Write(b []byte) (int, error) {
-	for _, c := range b {
-		if p.atStart {
-			if _, err := io.WriteString(p.w, p.prefix); err != nil {
-				return 0, err
-			}
-			p.atStart = false
-		}
-		if _, err := p.w.Write([]byte{c}); err != nil {
-			return 0, err
-		}
-		if c == '\n' {
-			p.atStart = true
-		}
-	}
-	return len(b), nil
 }

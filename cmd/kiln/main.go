@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kiln-dev/kiln/builtins"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/host"
 	"github.com/spf13/pflag"
 )
 
@@ -25,8 +27,8 @@ const usage = `kiln: the Kubernetes inner loop.
 
 Usage:
   kiln run    [-f FILE] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
-  kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [-- ARGS]
-  kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [-- ARGS]
+  kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
+  kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
 
 Commands:
   run      build, load, apply and wait: exit 0 only when every resource is up and ready
@@ -66,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // commonFlags are the flags every command that evaluates a project takes.
 type commonFlags struct {
 	file, context, namespace string
+	limits                   host.Limits // from the environment (readLimits)
 }
 
 func (c *commonFlags) register(fs *pflag.FlagSet) {
@@ -102,6 +105,7 @@ func render(args []string, stdout, stderr io.Writer) int {
 	var common commonFlags
 	common.register(fs)
 	output := fs.StringP("output", "o", "yaml", "yaml: the manifests as one YAML stream; json: the whole plan")
+	timeout := fs.Duration("timeout", 0, "give up after this long (default: no limit beyond the evaluation's own)")
 	scriptArgs, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -110,7 +114,12 @@ func render(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kiln render: --output must be yaml or json, not %q\n", *output)
 		return exitUsage
 	}
-	p, ok := evaluate(common, scriptArgs, "render", stderr)
+	if !common.readLimits(stderr) {
+		return exitUsage
+	}
+	ctx, stop := commandContext("kiln render --timeout", *timeout)
+	defer stop()
+	p, ok := evaluate(ctx, common, scriptArgs, "render", stderr)
 	if !ok {
 		return exitFail
 	}
@@ -145,8 +154,9 @@ func cacheDir() string {
 }
 
 // evaluate runs the project file and prints its warnings. Errors are printed; ok is false.
-func evaluate(common commonFlags, scriptArgs []string, subcommand string, stderr io.Writer) (*plan.Plan, bool) {
-	p, err := builtins.Evaluate(common.file, evalOptions(common, scriptArgs, subcommand, stderr))
+// It stops when ctx ends.
+func evaluate(ctx context.Context, common commonFlags, scriptArgs []string, subcommand string, stderr io.Writer) (*plan.Plan, bool) {
+	p, err := builtins.EvaluateContext(ctx, common.file, evalOptions(common, scriptArgs, subcommand, stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return nil, false
@@ -160,6 +170,6 @@ func evaluate(common commonFlags, scriptArgs []string, subcommand string, stderr
 func evalOptions(common commonFlags, scriptArgs []string, subcommand string, stderr io.Writer) builtins.Options {
 	return builtins.Options{
 		Args: scriptArgs, Subcommand: subcommand, Context: common.context, Namespace: common.namespace,
-		Stdout: stderr, Stderr: stderr, CacheDir: cacheDir(),
+		Stdout: stderr, Stderr: stderr, CacheDir: cacheDir(), Limits: common.limits,
 	}
 }

@@ -27,25 +27,29 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("kiln run", pflag.ContinueOnError)
 	var common commonFlags
 	common.register(fs)
-	timeout := fs.Duration("timeout", 0, "give up after this long (default: ci_settings(timeout=), 30m)")
+	timeout := fs.Duration("timeout", 0, "give up after this long, evaluation included (default: ci_settings(timeout=), 30m, from the end of evaluation)")
 	scriptArgs, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
 	}
+	if !common.readLimits(stderr) {
+		return exitUsage
+	}
+	// Ctrl-C and --timeout stop the evaluation too: it can run local() commands and loops.
+	ctx, stop := commandContext("kiln run --timeout", *timeout)
+	defer stop()
 	start := time.Now()
-	p, ok := evaluate(common, scriptArgs, "run", stderr)
+	p, ok := evaluate(ctx, common, scriptArgs, "run", stderr)
 	if !ok {
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "evaluated %s in %s\n", p.Main, time.Since(start).Round(time.Millisecond))
-	ctx, stop := signalContext()
-	defer stop()
 	sum, err := engine.Run(ctx, p, engine.Options{
 		Out: stdout, Context: common.context, Namespace: common.namespace, Timeout: *timeout, CacheDir: cacheDir(),
 		Replan: func(registry string) (*plan.Plan, error) {
 			opts := evalOptions(common, scriptArgs, "run", io.Discard)
 			opts.DefaultRegistry = registry
-			return builtins.Evaluate(common.file, opts)
+			return builtins.EvaluateContext(ctx, common.file, opts)
 		},
 	})
 	printSummary(stdout, sum)
@@ -90,16 +94,20 @@ func downCmd(args []string, stdout, stderr io.Writer) int {
 	var common commonFlags
 	common.register(fs)
 	deleteNS := fs.Bool("delete-namespaces", false, "delete the Namespaces kiln applied too")
+	timeout := fs.Duration("timeout", 0, "give up after this long, evaluation included (default: no limit)")
 	scriptArgs, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
 	}
-	p, ok := evaluate(common, scriptArgs, "down", stderr)
+	if !common.readLimits(stderr) {
+		return exitUsage
+	}
+	ctx, stop := commandContext("kiln down --timeout", *timeout)
+	defer stop()
+	p, ok := evaluate(ctx, common, scriptArgs, "down", stderr)
 	if !ok {
 		return exitFail
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	deleted, err := engine.Down(ctx, p, engine.DownOptions{Out: stdout, Context: common.context, Namespace: common.namespace, DeleteNamespaces: *deleteNS})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)

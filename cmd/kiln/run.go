@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 	"github.com/kiln-dev/kiln/builtins"
 	"github.com/kiln-dev/kiln/runtime/engine"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/host"
 	"github.com/spf13/pflag"
 )
 
@@ -106,7 +108,15 @@ func downCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	p, ok := evaluate(ctx, common, scriptArgs, "down", stderr)
 	if !ok {
-		return exitFail
+		if ctx.Err() != nil {
+			return exitFail
+		}
+		// A broken Kilnfile must not strand what kiln applied: the inventory on the cluster
+		// says what that is.
+		if p = inventoryOnlyPlan(common.file); p == nil {
+			return exitFail
+		}
+		fmt.Fprintf(stderr, "Warning: the project file does not evaluate; deleting what kiln's inventory on the cluster lists instead (local contexts only, since allow_k8s_contexts is unknown; no k8s_custom_deploy delete_cmd runs)\n")
 	}
 	deleted, err := engine.Down(ctx, p, engine.DownOptions{Out: stdout, Context: common.context, Namespace: common.namespace, DeleteNamespaces: *deleteNS})
 	if err != nil {
@@ -115,4 +125,19 @@ func downCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "deleted %d objects\n", len(deleted))
 	return exitOK
+}
+
+// inventoryOnlyPlan is the plan kiln down uses when the project file does not evaluate: the
+// project directory alone, which names the project's inventory. nil if there is no project.
+func inventoryOnlyPlan(file string) *plan.Plan {
+	dir, err := filepath.Abs(file)
+	if err != nil {
+		return nil
+	}
+	if main, err := host.FindMain(file); err == nil {
+		dir = filepath.Dir(main)
+	} else if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil
+	}
+	return &plan.Plan{Dir: dir}
 }

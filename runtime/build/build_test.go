@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,7 +101,7 @@ func (s *syncBuffer) String() string {
 // must not be pulled, an extra tag) and an image built FROM it through an
 // inline Dockerfile whose FROM is rewritten to the base's tag. The second
 // image's RUN checks, inside the real build, what the first put in the
-// image and what the context filter kept out. A second BuildAll must skip
+// image and what the context filter kept out. A second build must skip
 // both.
 func TestBuildAll(t *testing.T) {
 	d := engine(t)
@@ -159,11 +161,11 @@ func TestBuildAll(t *testing.T) {
 
 	var out syncBuffer
 	start := time.Now()
-	res, err := b.BuildAll(ctx, p, nil, p.Settings.MaxParallelUpdates, &out)
+	res, err := buildAll(ctx, b, p, &out)
 	cold := time.Since(start)
 	t.Logf("build output:\n%s", out.String())
 	if err != nil {
-		t.Fatalf("BuildAll: %v", err)
+		t.Fatalf("buildAll: %v", err)
 	}
 	t.Logf("cold build of 2 images: %v", cold)
 	if len(res) != 2 || res[0].Ref != app.FullRef() || res[1].Ref != base.FullRef() || res[0].Skipped || res[1].Skipped {
@@ -189,27 +191,60 @@ func TestBuildAll(t *testing.T) {
 	// Nothing changed: both are skipped, fast.
 	out = syncBuffer{}
 	start = time.Now()
-	res, err = b.BuildAll(ctx, p, nil, 2, &out)
+	res, err = buildAll(ctx, b, p, &out)
 	warm := time.Since(start)
 	if err != nil {
-		t.Fatalf("second BuildAll: %v", err)
+		t.Fatalf("second buildAll: %v", err)
 	}
 	if len(res) != 2 || !res[0].Skipped || !res[1].Skipped {
-		t.Fatalf("second BuildAll results = %+v, want both skipped", res)
+		t.Fatalf("second buildAll results = %+v, want both skipped", res)
 	}
-	t.Logf("second BuildAll (skip): %v; output:\n%s", warm, out.String())
+	t.Logf("second buildAll (skip): %v; output:\n%s", warm, out.String())
 	if warm > 2*time.Second {
 		t.Errorf("skipping took %v", warm)
 	}
+}
 
-	// only: the app alone pulls in its dep (both skipped here).
-	res, err = b.BuildAll(ctx, p, []string{"kiln-test/app"}, 1, nil)
-	if err != nil || len(res) != 2 {
-		t.Fatalf("BuildAll(only app) = %+v, %v", res, err)
+// buildAll builds p's images one at a time in dependency order, each FROM-rewritten to the
+// tags of the images it depends on, as the engine does, and returns the results in plan
+// order. Output lines are prefixed with the image's ref.
+func buildAll(ctx context.Context, b *Builder, p *plan.Plan, out io.Writer) ([]Result, error) {
+	byRef := map[string]*plan.Image{}
+	width := 0
+	for i := range p.Images {
+		byRef[p.Images[i].Ref] = &p.Images[i]
+		width = max(width, len(p.Images[i].Ref))
 	}
-	if _, err := b.BuildAll(ctx, p, []string{"kiln-test/nope"}, 1, nil); err == nil || !strings.Contains(err.Error(), `no image "kiln-test/nope"`) {
-		t.Errorf("BuildAll(unknown) error = %v", err)
+	results := map[string]Result{}
+	var visit func(img *plan.Image) error
+	visit = func(img *plan.Image) error {
+		if _, done := results[img.Ref]; done {
+			return nil
+		}
+		deps := map[string]string{}
+		for _, d := range img.ImageDeps {
+			if err := visit(byRef[d]); err != nil {
+				return err
+			}
+			deps[d] = byRef[d].FullRef()
+		}
+		res, err := b.Build(ctx, p, img, deps, out, fmt.Sprintf("%-*s │ ", width, img.Ref))
+		if err != nil {
+			return err
+		}
+		results[img.Ref] = res
+		return nil
 	}
+	var out2 []Result
+	for i := range p.Images {
+		if err := visit(&p.Images[i]); err != nil {
+			return nil, err
+		}
+	}
+	for _, img := range p.Images {
+		out2 = append(out2, results[img.Ref])
+	}
+	return out2, nil
 }
 
 // TestBuildFailure checks the error of a failing RUN: the image's ref,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -128,95 +127,25 @@ func TestPrinter(t *testing.T) {
 	}
 }
 
-// TestBuildAllOrder runs custom builds that need no engine (skips_local_docker
-// with a fixed tag) to check the dependency order, the parallelism bound and
-// stopping at the first error.
-func TestBuildAllOrder(t *testing.T) {
+// TestCustomBuildFailure: a custom_build command that fails gives an error naming the image,
+// the exit status and the command's last output, with its output lines prefixed. (Build order,
+// parallelism and stopping at the first failure are the engine's scheduler's: see
+// runtime/engine/scheduler_test.go.)
+func TestCustomBuildFailure(t *testing.T) {
 	dir := t.TempDir()
-	logf := filepath.Join(dir, "log")
-	mk := func(name, script string, deps ...string) plan.Image {
-		return plan.Image{
-			Ref: "t/" + name, Repo: "t/" + name, Tag: "fixed", ImageDeps: deps,
-			Custom: &plan.CustomBuild{Tag: "fixed", SkipsLocal: true, Command: plan.Command{
-				Argv: []string{"sh", "-c", "echo start $EXPECTED_IMAGE >> log; " + script + "; echo end $EXPECTED_IMAGE >> log"},
-			}},
-		}
+	img := plan.Image{
+		Ref: "t/bad", Repo: "t/bad", Tag: "fixed",
+		Custom: &plan.CustomBuild{Tag: "fixed", SkipsLocal: true, Command: plan.Command{
+			Argv: []string{"sh", "-c", "echo working on $EXPECTED_IMAGE; echo broken >&2; exit 7"},
+		}},
 	}
-	p := &plan.Plan{Dir: dir, Images: []plan.Image{
-		mk("a", "sleep 0.1", "t/b", "t/c"),
-		mk("b", "sleep 0.1", "t/c"),
-		mk("c", "sleep 0.2"),
-		mk("d", "sleep 0.2"),
-		mk("e", "sleep 0.1"),
-	}}
-	b := New(nil)
+	p := &plan.Plan{Dir: dir, Images: []plan.Image{img}}
 	var out syncBuffer
-	res, err := b.BuildAll(context.Background(), p, nil, 2, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res) != 5 || res[0].Ref != "t/a:fixed" || res[4].Ref != "t/e:fixed" {
-		t.Fatalf("results %+v", res)
-	}
-	data, _ := os.ReadFile(logf)
-	events := strings.Split(strings.TrimSpace(string(data)), "\n")
-	pos := map[string]int{}
-	running, maxRunning := 0, 0
-	for i, e := range events {
-		pos[e] = i
-		if strings.HasPrefix(e, "start") {
-			running++
-			maxRunning = max(maxRunning, running)
-		} else {
-			running--
-		}
-	}
-	for _, edge := range [][2]string{{"t/c", "t/b"}, {"t/b", "t/a"}, {"t/c", "t/a"}} {
-		if pos["end "+edge[0]] > pos["start "+edge[1]] {
-			t.Errorf("%s started before %s ended: %v", edge[1], edge[0], events)
-		}
-	}
-	if maxRunning > 2 {
-		t.Errorf("%d builds ran at once, max 2: %v", maxRunning, events)
-	}
-	if !strings.Contains(out.String(), "t/a │ $ sh -c") {
-		t.Errorf("output:\n%s", out.String())
-	}
-
-	// only: b pulls in c, nothing else.
-	_ = os.Remove(logf)
-	res, err = b.BuildAll(context.Background(), p, []string{"t/b"}, 3, nil)
-	if err != nil || len(res) != 2 || res[0].Ref != "t/b:fixed" || res[1].Ref != "t/c:fixed" {
-		t.Fatalf("only b: %+v, %v", res, err)
-	}
-
-	// A failure stops everything: the slow independent build is cancelled
-	// and the dependents of the failed one never start.
-	_ = os.Remove(logf)
-	p2 := &plan.Plan{Dir: dir, Images: []plan.Image{
-		mk("slow", "sleep 30"),
-		mk("bad", "echo broken >&2; exit 7"),
-		mk("after", "true", "t/bad"),
-	}}
-	start := time.Now()
-	res, err = b.BuildAll(context.Background(), p2, nil, 3, nil)
+	_, err := New(nil).Build(context.Background(), p, &p.Images[0], nil, &out, "t/bad │ ")
 	if err == nil || !strings.Contains(err.Error(), "build t/bad: ") || !strings.Contains(err.Error(), "exit status 7") || !strings.Contains(err.Error(), "broken") {
 		t.Fatalf("error = %v", err)
 	}
-	if el := time.Since(start); el > 10*time.Second {
-		t.Errorf("stopping took %v", el)
-	}
-	if len(res) != 0 {
-		t.Errorf("results %+v", res)
-	}
-	data, _ = os.ReadFile(logf)
-	if strings.Contains(string(data), "t/after") || strings.Contains(string(data), "end t/slow") {
-		t.Errorf("log:\n%s", data)
-	}
-
-	// A cycle in a hand-made plan is an error, not a hang.
-	p3 := &plan.Plan{Dir: dir, Images: []plan.Image{mk("x", "true", "t/y"), mk("y", "true", "t/x")}}
-	if _, err := b.BuildAll(context.Background(), p3, nil, 2, nil); err == nil || !strings.Contains(err.Error(), "cycle") {
-		t.Errorf("cycle error = %v", err)
+	if !strings.Contains(out.String(), "t/bad │ $ sh -c") || !strings.Contains(out.String(), "t/bad │ working on t/bad") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }

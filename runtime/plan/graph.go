@@ -19,6 +19,11 @@ type NodeID string
 func imageNode(ref string) NodeID     { return NodeID(NodeImage + ":" + ref) }
 func resourceNode(name string) NodeID { return NodeID(NodeResource + ":" + name) }
 
+// ResourceNode and ImageNode are the graph nodes of a resource (Kubernetes or local) and of
+// an image.
+func ResourceNode(name string) NodeID { return resourceNode(name) }
+func ImageNode(ref string) NodeID     { return imageNode(ref) }
+
 // Graph is the dependency graph of a plan: an edge a→b means a must be ready before b.
 // Edges are image→image (FROM another built image), image→resource (the resource runs the
 // image) and resource→resource (resource_deps; local resources are resources here).

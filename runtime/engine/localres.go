@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kiln-dev/kiln/runtime/local"
+	"github.com/kiln-dev/kiln/runtime/plan"
+)
+
+// runLocal runs a local resource's cmd, then starts its serve_cmd and waits for its probe.
+func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResource) error {
+	res := e.result(lr.Name, "local")
+	w := e.out.Writer(lr.Name)
+	defer w.Flush()
+	if lr.Cmd != nil {
+		start := time.Now()
+		e.out.Line(lr.Name, "run    %s", strings.Join(lr.Cmd.Argv, " "))
+		err := local.Run(ctx, p.Dir, lr.Cmd, e.kubeEnv, w)
+		w.Flush()
+		e.mu.Lock()
+		e.stale = true // the command may have changed files that image tags cover
+		e.mu.Unlock()
+		if err != nil {
+			res.Status, res.Err = "failed", err
+			return fmt.Errorf("local resource %s: %w", lr.Name, err)
+		}
+		res.Steps = append(res.Steps, Step{Name: "run", Duration: time.Since(start)})
+		e.out.Line(lr.Name, "done   in %s", round(time.Since(start)))
+	}
+	if lr.ServeCmd != nil {
+		start := time.Now()
+		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, e.kubeEnv, w)
+		if err != nil {
+			res.Status, res.Err = "failed", err
+			return fmt.Errorf("local resource %s: %w", lr.Name, err)
+		}
+		e.mu.Lock()
+		e.servers = append(e.servers, srv)
+		e.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
+		defer cancel()
+		if err := srv.WaitReady(rctx, p.Dir, lr.ReadinessProbe); err != nil {
+			res.Status, res.Err = "failed", err
+			return fmt.Errorf("local resource %s: %w", lr.Name, err)
+		}
+		res.Steps = append(res.Steps, Step{Name: "serve", Duration: time.Since(start)})
+		e.out.Line(lr.Name, "serving, ready in %s", round(time.Since(start)))
+	}
+	res.Status = "ready"
+	return nil
+}
+
+func (e *runner) stopServers() {
+	e.mu.Lock()
+	servers := e.servers
+	e.servers = nil
+	e.mu.Unlock()
+	for _, s := range servers {
+		s.Stop()
+	}
+}

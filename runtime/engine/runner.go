@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/kiln-dev/kiln/runtime/apply"
+	"github.com/kiln-dev/kiln/runtime/build"
+	"github.com/kiln-dev/kiln/runtime/docker"
+	"github.com/kiln-dev/kiln/runtime/kube"
+	"github.com/kiln-dev/kiln/runtime/local"
+	"github.com/kiln-dev/kiln/runtime/output"
+	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/runtime/ready"
+)
+
+// runner is the state of one run, or of one kiln watch session: the connections made once,
+// the current plan, and what has been applied.
+type runner struct {
+	mu         sync.Mutex
+	plan       *plan.Plan
+	stale      bool // a local resource ran since the plan was made
+	opts       Options
+	out        *output.Printer
+	kc         *kube.Cluster
+	docker     *docker.Client
+	registry   string // the cluster's local registry, when it advertises one
+	applier    *apply.Applier
+	checker    *ready.Checker
+	builder    *build.Builder
+	kindName   string
+	isKind     bool
+	nodeImages map[string]map[string]bool // node → images, see nodesReport
+	nodesOnce  sync.Once
+	servers    []*local.Server
+	// kubeEnv confines every command kiln starts to the checked context (kube.Scoped.Env).
+	kubeEnv map[string]string
+	scoped  *kube.Scoped
+
+	results map[string]*ResourceResult
+	order   []string
+	// appliedBy is what each step applied per resource (see addApplied); applied is their
+	// union for the current plan, computed when an update settles the inventory.
+	appliedBy map[string][]apply.Ref
+	applied   []apply.Ref
+	// inventory is the project's inventory as last saved (or loaded).
+	inventory []apply.Ref
+	built     []string
+	loaded    []string
+}
+
+func (e *runner) result(name, kind string) *ResourceResult {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.results[name]
+	if r == nil {
+		r = &ResourceResult{Name: name, Kind: kind, Status: "not started"}
+		e.results[name] = r
+		e.order = append(e.order, name)
+	}
+	return r
+}
+
+func (e *runner) orderedResults() []*ResourceResult {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*ResourceResult, 0, len(e.order))
+	for _, n := range e.order {
+		out = append(out, e.results[n])
+	}
+	return out
+}
+
+// current returns the plan to use now, re-evaluating it first when a local resource ran.
+func (e *runner) current() (*plan.Plan, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stale && e.opts.Replan != nil {
+		np, err := e.opts.Replan(e.registry)
+		if err != nil {
+			return nil, fmt.Errorf("re-evaluate after local resources ran: %w", err)
+		}
+		e.plan, e.stale = np, false
+	}
+	return e.plan, nil
+}
+
+func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]bool) error {
+	kind, name, _ := strings.Cut(string(n), ":")
+	switch kind {
+	case plan.NodeImage:
+		return e.buildImage(ctx, name)
+	case plan.NodeResource:
+		p, err := e.current()
+		if err != nil {
+			return err
+		}
+		skip := func(autoInit bool, kind string) bool {
+			if !autoInit || enabled != nil && !enabled[name] {
+				e.result(name, kind).Status = "skipped"
+				return true
+			}
+			return false
+		}
+		for i := range p.Resources {
+			if r := &p.Resources[i]; r.Name == name {
+				if skip(r.AutoInit, "k8s") {
+					return nil
+				}
+				return e.deploy(ctx, p, r)
+			}
+		}
+		for i := range p.LocalResources {
+			if lr := &p.LocalResources[i]; lr.Name == name {
+				if skip(lr.AutoInit, "local") {
+					return nil
+				}
+				return e.runLocal(ctx, p, lr)
+			}
+		}
+		return fmt.Errorf("resource %q vanished from the project after re-evaluation", name)
+	}
+	return nil
+}
+
+func enabledSet(p *plan.Plan) map[string]bool {
+	if len(p.Settings.EnabledResources) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, n := range p.Settings.EnabledResources {
+		m[n] = true
+	}
+	return m
+}

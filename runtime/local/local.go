@@ -50,6 +50,10 @@ func Command(ctx context.Context, projectDir string, c *plan.Command, out io.Wri
 func Run(ctx context.Context, projectDir string, c *plan.Command, env map[string]string, out io.Writer) error {
 	cmd := Command(ctx, projectDir, c, out, env)
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil && cmd.Process != nil {
+			// Cancelled: the group had SIGTERM, and members that ignore it outlive the leader.
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			return fmt.Errorf("command %q exited with code %d", display(c), exitErr.ExitCode())
@@ -85,17 +89,19 @@ func Serve(ctx context.Context, projectDir string, c *plan.Command, env map[stri
 	return s, nil
 }
 
-// Stop ends the server and its children.
+// Stop ends the server and its children: SIGTERM to its process group, and SIGKILL to
+// what is left of the group once the leader has exited or after 5 s, whichever is first.
 func (s *Server) Stop() {
-	if s.cmd.Process != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	}
+	pgid := s.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-s.done
 	}
+	// Members that ignore SIGTERM outlive the leader.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
 // WaitReady polls the probe until it succeeds SuccessThreshold times in a row, the server

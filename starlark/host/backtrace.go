@@ -27,11 +27,11 @@ func ErrorMessage(err error) string {
 	if reason, ok := strings.CutPrefix(msg, cancelledPrefix); ok {
 		var stop *stopError
 		if errors.As(err, &stop) && stop.depth >= 1 && stop.depth <= len(stack) {
-			// Where the limiter found the thread (see limiter.sample).
+			// Where the limiter found the thread (see limiter.check).
 			stack = slices.Clone(stack)
 			stack[stop.depth-1].Pos = stop.at
-		}
-		if n := len(stack); n > 0 {
+			msg = fmt.Sprintf("evaluation stopped at %s: %s", stop.at, reason)
+		} else if n := len(stack); n > 0 {
 			msg = fmt.Sprintf("evaluation stopped at %s: %s", stack[n-1].Pos, reason)
 		}
 	}

@@ -46,8 +46,11 @@ func (l *limiter) check(t *starlark.Thread) {
 	steps := t.ExecutionSteps()
 	switch {
 	case t.CallStackDepth() > l.limits.MaxCallDepth:
-		// No sampling: every frame of a runaway recursion is at the same place.
-		l.reason, l.at, l.depth = depthExceeded(l.limits.MaxCallDepth), t.CallFrame(0).Pos, t.CallStackDepth()
+		// No sampling: every frame of a runaway recursion is at the same place. The place
+		// to name is the call that went one level too deep; the new frame may not have
+		// started yet.
+		l.reason = depthExceeded(l.limits.MaxCallDepth)
+		l.at, l.depth = callSite(t)
 		t.Cancel(l.reason)
 		return
 	case l.pending.Load() != nil:
@@ -60,6 +63,17 @@ func (l *limiter) check(t *starlark.Thread) {
 	}
 	l.at, l.depth, l.left = t.CallFrame(0).Pos, t.CallStackDepth(), sampleSteps
 	t.SetMaxExecutionSteps(steps + 1)
+}
+
+// callSite is the position of the innermost Starlark call below the running frame (a builtin
+// like sorted() may be between), and that caller's depth; the running frame's if none.
+func callSite(t *starlark.Thread) (syntax.Position, int) {
+	for i := 1; i < t.CallStackDepth(); i++ {
+		if fr := t.CallFrame(i); fr.Pos.Filename() != "<builtin>" {
+			return fr.Pos, t.CallStackDepth() - i
+		}
+	}
+	return t.CallFrame(0).Pos, t.CallStackDepth()
 }
 
 // sample runs while stopping: it keeps the furthest position seen in the stopping frame, then

@@ -27,10 +27,14 @@ unit:
 ## fuzz: a short run of every fuzz target. An execution count, not a duration: Go 1.26's fuzz
 ## coordinator can fail a duration run with a bare "context deadline exceeded" when the time
 ## is up while a worker is busy (golang/go#75804, fixed in Go 1.27); a count has no deadline.
+## FuzzEvaluate runs whole evaluations (a temp project each, about 1,000 a second), so it gets
+## a smaller count.
 FUZZTIME ?= 100000x
+EVAL_FUZZTIME ?= 20000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME) ./builtins/k8syaml
 	$(GO) test -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME) ./builtins/inject
+	$(GO) test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 
 ## e2e: end-to-end tests against the real kind cluster (made by `make cluster`).
 ## KILN_E2E_BUILDKITD is the standalone buildkitd that the KILN_BUILDKIT_HOST test starts.

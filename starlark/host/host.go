@@ -216,7 +216,7 @@ func (h *Host) execFile(thread *starlark.Thread, path string) (starlark.StringDi
 	*stack = append(*stack, path)
 	defer func() { *stack = (*stack)[:len(*stack)-1] }()
 
-	predeclared := make(starlark.StringDict, len(h.Predeclared)+1)
+	predeclared := Guard(sized(h.Limits.withDefaults().MaxMemory))
 	for k, v := range h.Predeclared {
 		predeclared[k] = v
 	}

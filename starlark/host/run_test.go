@@ -130,3 +130,22 @@ func TestContextReachesBuiltins(t *testing.T) {
 		t.Fatalf("Context(t) does not carry the evaluation's context")
 	}
 }
+
+// list(range(1 << 34)) is one step that asks for 256 GiB: Go cannot recover from that.
+func TestSizedBuiltinsRefuseAHugeLength(t *testing.T) {
+	for _, call := range []string{"list(range(1 << 34))", "tuple(range(1 << 40))", "sorted(range(1 << 34))", "enumerate(range(1 << 62))", "zip(range(3), range(1 << 34))"} {
+		h, main, _ := project(t, map[string]string{"Kilnfile": "x = " + call + "\n"})
+		msg := exec(t, h, main)
+		name := call[:strings.Index(call, "(")]
+		if !strings.Contains(msg, "Kilnfile:1:") || !strings.Contains(msg, "Error in "+name+": range has ") || !strings.Contains(msg, "512 MiB, the evaluation's memory limit") {
+			t.Fatalf("%s:\n%s", call, msg)
+		}
+	}
+	h, main, printed := project(t, map[string]string{"Kilnfile": "print(list(range(3)), sorted([3, 1], reverse = True), dict(zip(['a'], [1])))\n"})
+	if msg := exec(t, h, main); msg != "" {
+		t.Fatal(msg)
+	}
+	if got := printed.String(); got != "[0, 1, 2] [3, 1] {\"a\": 1}\n" {
+		t.Fatalf("printed %q", got)
+	}
+}

@@ -217,6 +217,9 @@ func (h *Host) execFile(thread *starlark.Thread, path string) (starlark.StringDi
 	defer func() { *stack = (*stack)[:len(*stack)-1] }()
 
 	predeclared := Guard(sized(h.Limits.withDefaults().MaxMemory))
+	// True, False and None, predeclared rather than universal, compile to lookups that carry
+	// their position: a stopped `while True: pass` can then name its line.
+	predeclared["True"], predeclared["False"], predeclared["None"] = starlark.True, starlark.False, starlark.None
 	for k, v := range h.Predeclared {
 		predeclared[k] = v
 	}

@@ -149,3 +149,13 @@ func TestSizedBuiltinsRefuseAHugeLength(t *testing.T) {
 		t.Fatalf("printed %q", got)
 	}
 }
+
+// A loop with nothing in it still names its line, not the top of the file.
+func TestStopNamesTheLineOfABareLoop(t *testing.T) {
+	h, main, _ := project(t, map[string]string{"Kilnfile": "x = 1\ny = 2\n\nwhile True:\n    pass\n"})
+	h.Limits.MaxSteps = 100_000
+	mustStop(t, exec(t, h, main), "Kilnfile:4:", "Starlark steps")
+	h, main, _ = project(t, map[string]string{"Kilnfile": "def spin():\n    while True:\n        pass\n\nspin()\n"})
+	h.Limits.MaxSteps = 100_000
+	mustStop(t, exec(t, h, main), "Kilnfile:2:", "Starlark steps")
+}

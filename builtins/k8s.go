@@ -83,8 +83,8 @@ func (s *State) yamlArg(t *starlark.Thread, fn string, v starlark.Value) ([]yaml
 		out = append(out, yamlEntry{objects: objs, source: source, pos: pos(t)})
 		return nil
 	}
-	var one func(v starlark.Value) error
-	one = func(v starlark.Value) error {
+	var one func(v starlark.Value, depth int) error
+	one = func(v starlark.Value, depth int) error {
 		switch v := v.(type) {
 		case Blob:
 			source := v.Source
@@ -104,8 +104,11 @@ func (s *State) yamlArg(t *starlark.Thread, fn string, v starlark.Value) ([]yaml
 			}
 			return add(s.rel(abs), data)
 		case starlark.Indexable:
+			if depth >= maxNesting {
+				return fmt.Errorf("%s: %v", fn, errNesting)
+			}
 			for i := 0; i < v.Len(); i++ {
-				if err := one(v.Index(i)); err != nil {
+				if err := one(v.Index(i), depth+1); err != nil {
 					return err
 				}
 			}
@@ -113,7 +116,7 @@ func (s *State) yamlArg(t *starlark.Thread, fn string, v starlark.Value) ([]yaml
 		}
 		return fmt.Errorf("%s: want a path, YAML text, a blob or a list of them, got %s", fn, v.Type())
 	}
-	return out, one(v)
+	return out, one(v, 0)
 }
 
 // objectKey identifies an object for duplicate detection.
@@ -194,13 +197,13 @@ func (s *State) k8sResource(t *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	r := &resourceOpts{workload: workload, newName: newName, resourceDeps: deps, objects: objects, labels: labels, pos: pos(t)}
 	var err error
-	if r.portForwards, err = parsePortForwards(portForwards); err != nil {
+	if r.portForwards, err = parsePortForwards(portForwards, 0); err != nil {
 		return nil, fmt.Errorf("%s(%q): port_forwards: %v", b.Name(), workload+newName, err)
 	}
-	if r.links, err = parseLinks(links); err != nil {
+	if r.links, err = parseLinks(links, 0); err != nil {
 		return nil, fmt.Errorf("%s(%q): links: %v", b.Name(), workload+newName, err)
 	}
-	if r.extraPodSelectors, err = parseSelectors(extraSelectors); err != nil {
+	if r.extraPodSelectors, err = parseSelectors(extraSelectors, 0); err != nil {
 		return nil, fmt.Errorf("%s(%q): extra_pod_selectors: %v", b.Name(), workload+newName, err)
 	}
 	if trigger != nil && trigger != starlark.None {
@@ -389,9 +392,16 @@ func checkPort(p int) error {
 	return nil
 }
 
+// maxNesting bounds how deeply the arguments that take "an X or a list of them" may nest
+// lists, depth counting the lists around v. A list that contains itself would otherwise
+// recurse until the Go stack overflows: a crash that no recover() catches.
+const maxNesting = 100
+
+var errNesting = fmt.Errorf("lists nested more than %d deep (a list that contains itself?)", maxNesting)
+
 // parsePortForwards reads Tilt's forms: 8000, "8000", "8000:80", "host:8000:80",
 // port_forward(...), or a list of them.
-func parsePortForwards(v starlark.Value) ([]plan.PortForward, error) {
+func parsePortForwards(v starlark.Value, depth int) ([]plan.PortForward, error) {
 	if v == nil || v == starlark.None {
 		return nil, nil
 	}
@@ -411,9 +421,12 @@ func parsePortForwards(v starlark.Value) ([]plan.PortForward, error) {
 	case portForwardValue:
 		return []plan.PortForward{v.pf}, nil
 	case starlark.Indexable:
+		if depth >= maxNesting {
+			return nil, errNesting
+		}
 		var out []plan.PortForward
 		for i := 0; i < v.Len(); i++ {
-			pfs, err := parsePortForwards(v.Index(i))
+			pfs, err := parsePortForwards(v.Index(i), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -471,7 +484,7 @@ func makeLink(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	return linkValue{plan.Link{URL: url, Name: name}}, nil
 }
 
-func parseLinks(v starlark.Value) ([]plan.Link, error) {
+func parseLinks(v starlark.Value, depth int) ([]plan.Link, error) {
 	if v == nil || v == starlark.None {
 		return nil, nil
 	}
@@ -481,9 +494,12 @@ func parseLinks(v starlark.Value) ([]plan.Link, error) {
 	case linkValue:
 		return []plan.Link{v.l}, nil
 	case starlark.Indexable:
+		if depth >= maxNesting {
+			return nil, errNesting
+		}
 		var out []plan.Link
 		for i := 0; i < v.Len(); i++ {
-			l, err := parseLinks(v.Index(i))
+			l, err := parseLinks(v.Index(i), depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -494,7 +510,7 @@ func parseLinks(v starlark.Value) ([]plan.Link, error) {
 	return nil, fmt.Errorf("want a URL, link() or a list of them, got %s", v.Type())
 }
 
-func parseSelectors(v starlark.Value) ([]map[string]string, error) {
+func parseSelectors(v starlark.Value, depth int) ([]map[string]string, error) {
 	if v == nil || v == starlark.None {
 		return nil, nil
 	}
@@ -509,9 +525,12 @@ func parseSelectors(v starlark.Value) ([]map[string]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("want a dict of labels or a list of them, got %s", v.Type())
 	}
+	if depth >= maxNesting {
+		return nil, errNesting
+	}
 	var out []map[string]string
 	for i := 0; i < seq.Len(); i++ {
-		sel, err := parseSelectors(seq.Index(i))
+		sel, err := parseSelectors(seq.Index(i), depth+1)
 		if err != nil {
 			return nil, err
 		}

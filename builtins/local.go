@@ -141,7 +141,7 @@ func (s *State) localResource(t *starlark.Thread, b *starlark.Builtin, args star
 		lr.AutoInit = bool(autoInit.Truth())
 	}
 	var err error
-	if lr.Links, err = parseLinks(links); err != nil {
+	if lr.Links, err = parseLinks(links, 0); err != nil {
 		return nil, fmt.Errorf("%s(%q): links: %v", b.Name(), name, err)
 	}
 	if readiness != nil && readiness != starlark.None {

@@ -32,13 +32,17 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	}
 	if lr.ServeCmd != nil {
 		start := time.Now()
+		e.stopServer(lr.Name) // kiln watch: the new serve_cmd replaces the old one
 		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, e.kubeEnv, w)
 		if err != nil {
 			res.Status, res.Err = "failed", err
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
 		}
 		e.mu.Lock()
-		e.servers = append(e.servers, srv)
+		if e.servers == nil {
+			e.servers = map[string]*local.Server{}
+		}
+		e.servers[lr.Name] = srv
 		e.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
 		defer cancel()
@@ -53,6 +57,18 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	return nil
 }
 
+// stopServer stops the serve_cmd of local resource name, if it runs.
+func (e *runner) stopServer(name string) {
+	e.mu.Lock()
+	srv := e.servers[name]
+	delete(e.servers, name)
+	e.mu.Unlock()
+	if srv != nil {
+		srv.Stop()
+	}
+}
+
+// stopServers stops every serve_cmd.
 func (e *runner) stopServers() {
 	e.mu.Lock()
 	servers := e.servers

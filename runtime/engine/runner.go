@@ -34,7 +34,7 @@ type runner struct {
 	isKind     bool
 	nodeImages map[string]map[string]bool // node → images, see nodesReport
 	nodesOnce  sync.Once
-	servers    []*local.Server
+	servers    map[string]*local.Server // running serve_cmds by local resource
 	// kubeEnv confines every command kiln starts to the checked context (kube.Scoped.Env).
 	kubeEnv map[string]string
 	scoped  *kube.Scoped

@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+
+	"github.com/kiln-dev/kiln/runtime/plan"
+)
+
+// readsAny reports whether a change to one of paths (absolute) can change what evaluating p
+// gives: a file the evaluation read, or anything under a directory it read (listdir, a
+// build context).
+func readsAny(p *plan.Plan, paths []string) bool {
+	for _, w := range p.WatchedFiles {
+		abs := filepath.Join(p.Dir, filepath.FromSlash(w))
+		for _, c := range paths {
+			if c == abs || strings.HasPrefix(c, abs+string(filepath.Separator)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// changedNodes are the nodes of next that an update must run, given the running plan cur
+// and the paths that changed: every image, Kubernetes resource and local resource that is new
+// or differs from cur (a new image tag shows in its users' objects), and the local resources
+// whose deps hold a changed path. A node that differs only in what it depends on is not
+// re-run: resource_deps order updates, they don't cascade them.
+func changedNodes(cur, next *plan.Plan, paths []string) map[plan.NodeID]bool {
+	out := map[plan.NodeID]bool{}
+	images := map[string]string{}
+	for _, img := range cur.Images {
+		images[img.Ref] = encode(img)
+	}
+	for _, img := range next.Images {
+		if images[img.Ref] != encode(img) {
+			out[plan.ImageNode(img.Ref)] = true
+		}
+	}
+	resources := map[string]string{}
+	for _, r := range cur.Resources {
+		resources[r.Name] = encode(r)
+	}
+	for _, r := range next.Resources {
+		if resources[r.Name] != encode(r) {
+			out[plan.ResourceNode(r.Name)] = true
+		}
+	}
+	locals := map[string]string{}
+	for _, lr := range cur.LocalResources {
+		locals[lr.Name] = encode(lr)
+	}
+	for _, lr := range next.LocalResources {
+		if locals[lr.Name] != encode(lr) || depsChanged(next.Dir, lr.Deps, paths) {
+			out[plan.ResourceNode(lr.Name)] = true
+		}
+	}
+	return out
+}
+
+// depsChanged reports whether a path is one of deps (project-relative) or under one.
+func depsChanged(dir string, deps, paths []string) bool {
+	for _, d := range deps {
+		abs := filepath.Join(dir, filepath.FromSlash(d))
+		for _, c := range paths {
+			if c == abs || strings.HasPrefix(c, abs+string(filepath.Separator)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func encode(v any) string {
+	b, _ := json.Marshal(v) // plan values always marshal: the plan is JSON
+	return string(b)
+}
+
+func relPath(dir, path string) (string, error) {
+	rel, err := filepath.Rel(dir, path)
+	return filepath.ToSlash(rel), err
+}

@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kiln-dev/kiln/runtime/output"
+	"github.com/kiln-dev/kiln/runtime/plan"
+)
+
+// WatchOptions configure kiln watch: Options, plus where changes come from.
+type WatchOptions struct {
+	Options
+	// Evaluate re-evaluates the project, with the registry the cluster advertises ("" for
+	// none). Its error is shown and changes nothing that runs.
+	Evaluate func(ctx context.Context, registry string) (*plan.Plan, error)
+	// Changes delivers the absolute paths that changed, coalesced into batches.
+	Changes <-chan []string
+	// Watch is called with every plan that becomes current, so that the caller watches the
+	// plan's inputs (runtime/filewatch).
+	Watch func(*plan.Plan) error
+}
+
+// Watch brings the cluster to p as Run does, then keeps it equal to the project until ctx
+// ends: a change to a file the evaluation read re-evaluates the project in process, and an
+// update runs only the nodes whose plan entries changed (changedNodes), in graph order and
+// within max_parallel_updates, then prunes what the project no longer declares. A project
+// that fails to evaluate changes nothing that runs: its error is shown until it is fixed. A
+// failed update is reported and watching goes on. When ctx ends, serve_cmds stop and nothing
+// is deleted (that is kiln down).
+func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
+	out := output.New(opts.Out)
+	out.ScrubWith(secretScrubber(p))
+	sum := &Summary{}
+	e, err := open(ctx, p, opts.Options, out, sum)
+	if err != nil {
+		return secretScrubber(p).ScrubError(err)
+	}
+	defer e.close()
+	if opts.Watch != nil {
+		if err := opts.Watch(e.plan); err != nil {
+			return err
+		}
+	}
+	e.watchUpdate(ctx, nil, "start")
+	for {
+		var paths []string
+		select {
+		case <-ctx.Done():
+			return nil
+		case batch, ok := <-opts.Changes:
+			if !ok {
+				return nil
+			}
+			paths = batch
+		}
+		next := e.plan
+		if readsAny(e.plan, paths) {
+			start := time.Now()
+			np, err := opts.Evaluate(ctx, e.registry)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				out.Line("kilnfile", "the project does not evaluate; nothing changes until it does:\n%v", err)
+				continue
+			}
+			out.Line("kilnfile", "re-evaluated %s in %s", p.Main, round(time.Since(start)))
+			next = np
+		}
+		changed := changedNodes(e.plan, next, paths)
+		removed := removedResources(e.plan, next)
+		if len(changed) == 0 && len(removed) == 0 {
+			continue
+		}
+		for _, name := range removed {
+			e.stopServer(name)
+		}
+		e.mu.Lock()
+		e.plan = next
+		e.mu.Unlock()
+		out.ScrubWith(secretScrubber(next))
+		if opts.Watch != nil {
+			if err := opts.Watch(next); err != nil {
+				out.Line("watch", "error: %v", err)
+			}
+		}
+		e.watchUpdate(ctx, func(n plan.NodeID) bool { return changed[n] }, describe(changed, paths, p.Dir))
+	}
+}
+
+// watchUpdate runs one update and prints its outcome; a failure is reported, not returned.
+func (e *runner) watchUpdate(ctx context.Context, want func(plan.NodeID) bool, why string) {
+	start := time.Now()
+	e.resetResults(want)
+	sum := &Summary{}
+	err := e.update(ctx, want, sum)
+	if ctx.Err() != nil {
+		return
+	}
+	what := fmt.Sprintf("%d built, %d loaded, %d pruned", len(sum.Built), len(sum.Loaded), len(sum.Pruned))
+	if err != nil {
+		e.out.Line("watch", "update (%s) failed after %s: %s; %v", why, round(time.Since(start)), what, err)
+		return
+	}
+	e.out.Line("watch", "update (%s) done in %s: %s; watching for changes", why, round(time.Since(start)), what)
+}
+
+// resetResults clears the status and steps of the resources an update will run, so that a
+// long watch session does not accumulate them.
+func (e *runner) resetResults(want func(plan.NodeID) bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for name, r := range e.results {
+		n := plan.ResourceNode(name)
+		if r.Kind == "image" {
+			n = plan.ImageNode(strings.TrimPrefix(name, "image "))
+		}
+		if want == nil || want(n) {
+			r.Status, r.Steps, r.Err = "not started", nil, nil
+		}
+	}
+}
+
+// removedResources are the local resources of cur that next no longer has (their serve_cmds
+// stop; Kubernetes objects of removed resources are pruned by the update).
+func removedResources(cur, next *plan.Plan) []string {
+	have := map[string]bool{}
+	for _, lr := range next.LocalResources {
+		have[lr.Name] = true
+	}
+	var out []string
+	for _, lr := range cur.LocalResources {
+		if !have[lr.Name] {
+			out = append(out, lr.Name)
+		}
+	}
+	for _, r := range cur.Resources {
+		if !hasResource(next, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+func hasResource(p *plan.Plan, name string) bool {
+	for _, r := range p.Resources {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// describe says briefly what an update is for: the nodes it runs and the first changed file.
+func describe(changed map[plan.NodeID]bool, paths []string, dir string) string {
+	var nodes []string
+	for n := range changed {
+		nodes = append(nodes, string(n))
+	}
+	sort.Strings(nodes)
+	if len(nodes) > 4 {
+		nodes = append(nodes[:4], fmt.Sprintf("%d more", len(nodes)-4))
+	}
+	why := strings.Join(nodes, ", ")
+	if why == "" {
+		why = "prune"
+	}
+	if len(paths) > 0 {
+		rel := paths[0]
+		if r, err := relPath(dir, paths[0]); err == nil {
+			rel = r
+		}
+		why += "; " + rel + " changed"
+		if len(paths) > 1 {
+			why += fmt.Sprintf(" and %d more", len(paths)-1)
+		}
+	}
+	return why
+}

@@ -4,7 +4,7 @@
 GO ?= go
 BIN := bin/kiln
 
-.PHONY: all setup deps build test unit e2e bench fuzz example render-examples
+.PHONY: all setup deps build test unit e2e bench fuzz hostile example render-examples
 
 all: build
 
@@ -36,6 +36,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME) ./builtins/inject
 	$(GO) test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 
+## hostile: the built kiln on Kilnfiles written to hang it, exhaust its memory or crash it
+## (test/hostile/cases/): each must fail with exit 1 and an error naming file:line, within
+## a time and a memory bound, without a Go panic. No Docker or cluster needed.
+hostile: build
+	KILN_BIN=$(CURDIR)/$(BIN) $(GO) test -tags hostile -count=1 ./test/hostile
+
 ## e2e: end-to-end tests against the real kind cluster (made by `make cluster`).
 ## KILN_E2E_BUILDKITD is the standalone buildkitd that the KILN_BUILDKIT_HOST test starts.
 e2e: cluster buildkitd
@@ -45,7 +51,7 @@ e2e: cluster buildkitd
 ## test: everything CI runs. The cluster comes first, so that the unit tests that use the
 ## Docker engine (builds, image save/load) run for real instead of skipping.
 test: export KILN_REQUIRE_DOCKER := 1
-test: cluster unit fuzz render-examples e2e
+test: cluster unit fuzz hostile render-examples e2e
 
 ## bench: Go benchmarks: evaluation + render of a 200-service project, context hashing,
 ## build skips, and `kiln run` on an unchanged project against the real cluster.

@@ -27,11 +27,13 @@ const usage = `kiln: the Kubernetes inner loop.
 
 Usage:
   kiln run    [-f FILE] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
+  kiln watch  [-f FILE] [--context CTX] [--namespace NS] [-- ARGS]
   kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
 
 Commands:
   run      build, load, apply and wait: exit 0 only when every resource is up and ready
+  watch    run, then keep the cluster equal to the project as files change, until Ctrl-C
   down     delete what kiln applied for the project
   render   print the fully resolved manifests (or, with -o json, the whole plan)
 
@@ -58,8 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "down":
 		return downCmd(args[1:], stdout, stderr)
 	case "watch":
-		fmt.Fprintf(stderr, "kiln watch is not available in this build yet; use 'kiln run'\n")
-		return exitUsage
+		return watchCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

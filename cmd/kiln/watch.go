@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+
+	"github.com/kiln-dev/kiln/builtins"
+	"github.com/kiln-dev/kiln/runtime/engine"
+	"github.com/kiln-dev/kiln/runtime/filewatch"
+	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/spf13/pflag"
+)
+
+// watchCmd is kiln watch: kiln run, then keep the cluster equal to the project until Ctrl-C.
+func watchCmd(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("kiln watch", pflag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	scriptArgs, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if !common.readLimits(stderr) {
+		return exitUsage
+	}
+	ctx, stop := commandContext("", 0)
+	defer stop()
+	p, ok := evaluate(ctx, common, scriptArgs, "watch", stderr)
+	if !ok {
+		return exitFail
+	}
+	w, err := filewatch.New(filewatch.Options{IgnoreDir: p.Dir, Ignore: watchIgnore(p)})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	defer w.Close()
+	changes := make(chan []string)
+	go func() {
+		defer close(changes)
+		for b := range w.Batches() {
+			if b.Err != nil {
+				fmt.Fprintf(stderr, "Warning: %v\n", b.Err)
+			}
+			if len(b.Paths) == 0 {
+				continue
+			}
+			select {
+			case changes <- b.Paths:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	warned := slices.Clone(p.Warnings)
+	err = engine.Watch(ctx, p, engine.WatchOptions{
+		Options: engine.Options{Out: stdout, Context: common.context, Namespace: common.namespace, CacheDir: cacheDir(),
+			Replan: func(registry string) (*plan.Plan, error) {
+				opts := evalOptions(common, scriptArgs, "watch", io.Discard)
+				opts.DefaultRegistry = registry
+				return builtins.EvaluateContext(ctx, common.file, opts)
+			}},
+		Evaluate: func(ctx context.Context, registry string) (*plan.Plan, error) {
+			opts := evalOptions(common, scriptArgs, "watch", stderr)
+			opts.DefaultRegistry = registry
+			np, err := builtins.EvaluateContext(ctx, common.file, opts)
+			if err != nil {
+				return nil, err
+			}
+			for _, msg := range np.Warnings {
+				if !slices.Contains(warned, msg) {
+					fmt.Fprintf(stderr, "Warning: %s\n", msg)
+				}
+			}
+			warned = slices.Clone(np.Warnings)
+			return np, nil
+		},
+		Changes: changes,
+		Watch: func(p *plan.Plan) error {
+			if err := w.SetIgnore(watchIgnore(p)); err != nil {
+				return err
+			}
+			return w.SetRoots(watchRoots(p))
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(stderr, "kiln watch: stopped; everything stays up (kiln down deletes it)")
+	return exitOK
+}
+
+// watchIgnore is what kiln watch never watches beyond the built-in rules: watch_settings(ignore=)
+// and the lines of .kilnignore and .tiltignore beside the project file.
+func watchIgnore(p *plan.Plan) []string {
+	out := append([]string{}, p.Settings.WatchIgnore...)
+	if more, err := filewatch.ReadIgnoreFile(p.Dir); err == nil {
+		out = append(out, more...)
+	}
+	return out
+}
+
+// watchRoots are the inputs of a plan to watch: every file and directory the evaluation read
+// (the Kilnfile and what it loads, manifests, charts, build contexts, local_resource deps),
+// each build context with its exclude list.
+func watchRoots(p *plan.Plan) []filewatch.Root {
+	excludes := map[string][]string{}
+	for _, img := range p.Images {
+		if img.Custom == nil {
+			excludes[img.Context] = img.Excludes
+		}
+	}
+	roots := make([]filewatch.Root, 0, len(p.WatchedFiles))
+	for _, f := range p.WatchedFiles {
+		roots = append(roots, filewatch.Root{Path: filepath.Join(p.Dir, filepath.FromSlash(f)), Ignore: excludes[f]})
+	}
+	return roots
+}

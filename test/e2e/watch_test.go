@@ -1,0 +1,174 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// watchSession is a kiln watch running in the background.
+type watchSession struct {
+	t              *testing.T
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+	seen           int // how much of stdout waitFor has consumed
+}
+
+func startWatch(t *testing.T, args ...string) *watchSession {
+	t.Helper()
+	bin, err := kilnBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watchSession{t: t}
+	w.cmd = exec.Command(bin, append([]string{"watch"}, args...)...)
+	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if w.cmd.ProcessState == nil {
+			_ = w.cmd.Process.Kill()
+			_ = w.cmd.Wait()
+		}
+	})
+	return w
+}
+
+// waitFor waits until stdout, past what earlier waits consumed, has a line containing want,
+// and returns the output up to and including it.
+func (w *watchSession) waitFor(want string, timeout time.Duration) string {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out := w.stdout.String()
+		if i := strings.Index(out[w.seen:], want); i >= 0 {
+			end := w.seen + i + len(want)
+			if nl := strings.IndexByte(out[end:], '\n'); nl >= 0 {
+				end += nl + 1
+			}
+			got := out[w.seen:end]
+			w.seen = end
+			return got
+		}
+		if w.cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.t.Fatalf("kiln watch did not print %q within %s\n--- stdout\n%s--- stderr\n%s", want, timeout, w.stdout.String(), w.stderr.String())
+	return ""
+}
+
+func podUID(t *testing.T, c *Cluster, ns, app string) string {
+	t.Helper()
+	pods, err := c.WaitPodsReady(context.Background(), ns, "app="+app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pods[0].UID)
+}
+
+// TestWatch: kiln watch deploys the project, then follows edits: a changed file of one image
+// rebuilds and redeploys that image only (the other service's pod keeps its UID); a resource
+// added to the Kilnfile is deployed and a removed one pruned; a broken Kilnfile shows its
+// error with file:line and changes nothing until it is fixed. Ctrl-C stops kiln watch at
+// once and deletes nothing.
+func TestWatch(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	kilnfile := func(extra string) string {
+		return "docker_build('example.local/alpha', 'alpha')\ndocker_build('example.local/beta', 'beta')\nk8s_yaml(['alpha.yaml', 'beta.yaml'])\n" + extra
+	}
+	files := merge(httpService("alpha", ns), httpService("beta", ns), httpService("gamma", ns))
+	files["alpha/www/index.html"] = "alpha one in " + ns + "\n"
+	files["Kilnfile"] = kilnfile("")
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	write := func(rel, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	serve(t, c, ns, "app=alpha", 8080, "alpha one")
+	betaUID := podUID(t, c, ns, "beta")
+
+	// A file in alpha's build context: alpha is rebuilt and redeployed, beta is untouched.
+	write("alpha/www/index.html", "alpha two in "+ns+"\n")
+	out := w.waitFor("done in", 2*time.Minute) // the update's last line says what it ran
+	if !strings.Contains(out, "update (image:example.local/alpha") || strings.Contains(out, "image:example.local/beta") {
+		t.Errorf("the update after an alpha edit:\n%s", out)
+	}
+	serve(t, c, ns, "app=alpha", 8080, "alpha two")
+	if got := podUID(t, c, ns, "beta"); got != betaUID {
+		t.Errorf("beta's pod was replaced (%s → %s) by an edit of alpha", betaUID, got)
+	}
+
+	// A resource added to the Kilnfile is deployed.
+	write("Kilnfile", kilnfile("docker_build('example.local/gamma', 'gamma')\nk8s_yaml('gamma.yaml')\n"))
+	w.waitFor("done in", 2*time.Minute)
+	serve(t, c, ns, "app=gamma", 8080, "hello from gamma")
+
+	// A broken Kilnfile: the error with file:line, and the environment stays up.
+	write("Kilnfile", kilnfile("k8s_yaml('gamma.yaml'\n"))
+	w.waitFor("does not evaluate", time.Minute)
+	w.waitFor("Kilnfile:", 5*time.Second) // the error names file:line
+	time.Sleep(time.Second)
+	serve(t, c, ns, "app=gamma", 8080, "hello from gamma")
+
+	// Fixed, without gamma: gamma is pruned.
+	write("Kilnfile", kilnfile(""))
+	if out := w.waitFor("done in", 2*time.Minute); !regexp.MustCompile(`[1-9]\d* pruned`).MatchString(out) {
+		t.Errorf("the update after gamma left the Kilnfile pruned nothing:\n%s", out)
+	}
+	if _, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "gamma", metav1.GetOptions{}); err == nil {
+		t.Errorf("gamma's Deployment is still there after it left the Kilnfile")
+	}
+
+	// Ctrl-C: exit 0 at once, and everything stays up.
+	start := time.Now()
+	if err := w.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("kiln watch after Ctrl-C: %v\n%s", err, w.stderr.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("kiln watch took %s to stop", d)
+	}
+	serve(t, c, ns, "app=alpha", 8080, "alpha two")
+}

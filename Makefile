@@ -34,6 +34,7 @@ EVAL_FUZZTIME ?= 20000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME) ./builtins/k8syaml
 	$(GO) test -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME) ./builtins/inject
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONPath$$' -fuzztime $(FUZZTIME) ./builtins/inject
 	$(GO) test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 	$(GO) test -run '^$$' -fuzz '^FuzzPortForwards$$' -fuzztime $(FUZZTIME) ./builtins
 

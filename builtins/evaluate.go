@@ -74,11 +74,12 @@ func (s *State) predeclared(mainPath string) starlark.StringDict {
 	for _, group := range []starlark.StringDict{
 		s.fileBuiltins(), s.osModules(), s.settingsBuiltins(), s.imageBuiltins(),
 		s.k8sBuiltins(), s.chartBuiltins(), s.localBuiltins(), s.clusterBuiltins(),
-		{"config": s.config.module(mainPath)},
+		s.includeBuiltins(), {"config": s.config.module(mainPath)},
 	} {
 		for k, v := range group {
 			all[k] = v
 		}
 	}
+	withTiltAPI(all)
 	return all
 }

@@ -76,6 +76,7 @@ func (s *State) settingsBuiltins() starlark.StringDict {
 		"struct":                starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"analytics_settings":    noop("analytics_settings"),
 		"enable_feature":        noop("enable_feature"),
+		"disable_feature":       noop("disable_feature"),
 		"disable_snapshots":     noop("disable_snapshots"),
 		"set_team":              noop("set_team"),
 		"docker_prune_settings": noop("docker_prune_settings"),

@@ -224,6 +224,12 @@ func (h *Host) execFile(thread *starlark.Thread, path string) (starlark.StringDi
 		predeclared[k] = v
 	}
 	predeclared["__file__"] = starlark.String(path)
+	// As in Tilt: "__main__" in the main file, so `if __name__ == "__main__":` works; a loaded
+	// or included file sees its project-relative path.
+	predeclared["__name__"] = starlark.String(h.Rel(path))
+	if len(*stack) == 1 {
+		predeclared["__name__"] = starlark.String("__main__")
+	}
 	globals, err := starlark.ExecFileOptions(FileOptions, thread, h.Rel(path), src, predeclared)
 	return globals, err
 }

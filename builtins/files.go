@@ -69,7 +69,9 @@ func (s *State) watchFile(t *starlark.Thread, b *starlark.Builtin, args starlark
 }
 
 // listdir is listdir(directory, recursive=False): the absolute paths of the files in a
-// directory, sorted. The directory is watched.
+// directory, sorted. The directory is watched. A directory that does not exist lists as []
+// (as in Tilt: real files loop over an optional folder) and is still watched, so creating it
+// re-evaluates.
 func (s *State) listdir(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var dir string
 	var recursive bool
@@ -78,6 +80,9 @@ func (s *State) listdir(t *starlark.Thread, b *starlark.Builtin, args starlark.T
 	}
 	abs := s.abs(t, dir)
 	s.host.RecordRead(abs)
+	if _, err := os.Lstat(abs); errors.Is(err, fs.ErrNotExist) {
+		return starlark.NewList(nil), nil
+	}
 	var files []string
 	if recursive {
 		err := filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,6 +101,7 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 		}
 		p.LocalResources = append(p.LocalResources, *lr)
 	}
+	s.dropUnknownDeps(p)
 	if _, err := plan.BuildGraph(p); err != nil {
 		var cycle *plan.CycleError
 		if errors.As(err, &cycle) {
@@ -247,13 +249,33 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 		r.PodReadiness = s.kindReadiness(r.workload)
 	}
 
-	// k8s_resource(): renames, options, explicit objects, and object-only resources.
+	// k8s_custom_deploy() resources take k8s_resource() options too, as in Tilt. They come
+	// after the workloads in the plan, as they always have.
+	var customs []*res
+	for _, c := range s.customs {
+		if prev := byName[c.name]; prev != nil {
+			return nil, fmt.Errorf("%s: k8s_custom_deploy(%q): a Kubernetes resource already has that name", c.pos, c.name)
+		}
+		cd := c.cd
+		cd.LiveUpdate = s.planSteps(c.steps)
+		r := &res{Resource: plan.Resource{Name: c.name, CustomDeploy: &cd, TriggerMode: s.settings.TriggerMode, AutoInit: true}, origName: c.name}
+		customs = append(customs, r)
+		byName[c.name] = r
+	}
+
+	// k8s_resource(): renames, options, explicit objects, and object-only resources. Calls
+	// naming the same resource merge: lists add up, and the last value given wins.
 	claimed := map[int]string{} // object index → resource name
 	find := func(name string) *res {
 		if r := byName[name]; r != nil {
 			return r
 		}
 		for _, r := range list {
+			if r.origName == name {
+				return r
+			}
+		}
+		for _, r := range customs {
 			if r.origName == name {
 				return r
 			}
@@ -266,7 +288,7 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 			r = find(opts.workload)
 			if r == nil {
 				known := make([]string, 0, len(list))
-				for _, x := range list {
+				for _, x := range append(append([]*res{}, list...), customs...) {
 					known = append(known, x.Name)
 				}
 				sort.Strings(known)
@@ -300,8 +322,11 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 		}
 		r.PortForwards = append(r.PortForwards, opts.portForwards...)
 		r.Links = append(r.Links, opts.links...)
-		r.Labels = append(r.Labels, opts.labels...)
-		r.ResourceDeps = append(r.ResourceDeps, opts.resourceDeps...)
+		r.Labels = appendNew(r.Labels, opts.labels...)
+		for _, d := range opts.resourceDeps {
+			s.noteDep(r.Name, d, opts.pos)
+		}
+		r.ResourceDeps = appendNew(r.ResourceDeps, opts.resourceDeps...)
 		r.ExtraPodSelectors = append(r.ExtraPodSelectors, opts.extraPodSelectors...)
 		if opts.triggerMode != "" {
 			r.TriggerMode = opts.triggerMode
@@ -352,13 +377,8 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 	for _, r := range list {
 		out = append(out, r.Resource)
 	}
-	for _, c := range s.customs {
-		if byName[c.name] != nil {
-			return nil, fmt.Errorf("%s: k8s_custom_deploy(%q): a Kubernetes resource already has that name", c.pos, c.name)
-		}
-		cd := c.cd
-		cd.LiveUpdate = s.planSteps(c.steps)
-		out = append(out, plan.Resource{Name: c.name, CustomDeploy: &cd, TriggerMode: s.settings.TriggerMode, AutoInit: true, Objects: []plan.Object{}})
+	for _, r := range customs {
+		out = append(out, r.Resource)
 	}
 	for i := range out {
 		if out[i].Objects == nil {
@@ -571,4 +591,62 @@ func tagFor(parts ...string) string {
 		fmt.Fprintf(h, "%d:%s\n", len(p), p)
 	}
 	return "kiln-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// appendNew appends to list each of items it does not hold yet.
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// noteDep records where resource_deps of resource first named dep, for warnings.
+func (s *State) noteDep(resource, dep, at string) {
+	if s.depPos == nil {
+		s.depPos = map[[2]string]string{}
+	}
+	if _, ok := s.depPos[[2]string{resource, dep}]; !ok {
+		s.depPos[[2]string{resource, dep}] = at
+	}
+}
+
+// dropUnknownDeps removes from p each resource_deps entry that names no resource of the
+// project, with a warning naming where it was given, as Tilt does: a Tiltfile often names a
+// resource that only some configurations create.
+func (s *State) dropUnknownDeps(p *plan.Plan) {
+	known := map[string]bool{}
+	for _, r := range p.Resources {
+		known[r.Name] = true
+	}
+	for _, lr := range p.LocalResources {
+		known[lr.Name] = true
+	}
+	keep := func(name, at string, deps []string) []string {
+		var out []string
+		for _, d := range deps {
+			if known[d] {
+				out = append(out, d)
+				continue
+			}
+			where := at
+			if w, ok := s.depPos[[2]string{name, d}]; ok {
+				where = w
+			}
+			s.warn("%s: resource %q: resource_deps names %q, which is not a resource of this project (known: %s); the dependency is dropped", where, name, d, strings.Join(sortedStrings(known), ", "))
+		}
+		return out
+	}
+	for i := range p.Resources {
+		if len(p.Resources[i].ResourceDeps) > 0 {
+			p.Resources[i].ResourceDeps = keep(p.Resources[i].Name, "", p.Resources[i].ResourceDeps)
+		}
+	}
+	for i := range p.LocalResources {
+		if len(p.LocalResources[i].ResourceDeps) > 0 {
+			p.LocalResources[i].ResourceDeps = keep(p.LocalResources[i].Name, p.LocalResources[i].Pos, p.LocalResources[i].ResourceDeps)
+		}
+	}
 }

@@ -54,6 +54,8 @@ type State struct {
 	resources  []*resourceOpts // k8s_resource calls, in call order
 	kinds      []*kindRule
 	customs    []*customDeploy
+	// depPos is where k8s_resource() gave each (resource, dependency) of resource_deps.
+	depPos map[[2]string]string
 	locals     []*plan.LocalResource
 	cluster    *plan.Cluster
 	convention conventionRule

@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONPath$$' -fuzztime $(FUZZTIME) ./builtins/inject
 	$(GO) test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 	$(GO) test -run '^$$' -fuzz '^FuzzPortForwards$$' -fuzztime $(FUZZTIME) ./builtins
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./builtins
 
 ## hostile: the built kiln on Kilnfiles written to hang it, exhaust its memory or crash it
 ## (test/hostile/cases/): each must fail with exit 1 and an error naming file:line, within

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -119,10 +120,8 @@ func (c *configState) readConfigFile(mainPath string, values map[string]any) err
 		if err != nil {
 			return fmt.Errorf("config.parse: %v", err)
 		}
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.UseNumber()
 		var raw map[string]any
-		if err := dec.Decode(&raw); err != nil {
+		if err := unmarshalJSON(string(data), &raw); err != nil {
 			return fmt.Errorf("config.parse: %s is not a JSON object: %v", name, err)
 		}
 		for _, k := range sortedStrings(raw) {
@@ -137,6 +136,20 @@ func (c *configState) readConfigFile(mainPath string, values map[string]any) err
 			values[k] = v
 		}
 		return nil
+	}
+	return nil
+}
+
+// unmarshalJSON decodes the one JSON value that text holds into v, numbers as json.Number.
+// Anything but blanks after that value is an error, as in json.Unmarshal, not ignored.
+func unmarshalJSON(text string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("unexpected data after the JSON value at offset %d", dec.InputOffset())
 	}
 	return nil
 }
@@ -214,9 +227,7 @@ func (c *configState) parseArgs(args []string) (map[string]any, error) {
 			values[name] = append(prev, val)
 		case "object":
 			var obj any
-			dec := json.NewDecoder(strings.NewReader(val))
-			dec.UseNumber()
-			if err := dec.Decode(&obj); err != nil {
+			if err := unmarshalJSON(val, &obj); err != nil {
 				return nil, fmt.Errorf("config.parse: --%s: want JSON: %v", name, err)
 			}
 			values[name] = obj

@@ -174,10 +174,8 @@ func decodeBuiltin(decode decoder) func(*starlark.Thread, *starlark.Builtin, sta
 }
 
 func decodeJSON(source, text string) (starlark.Value, error) {
-	dec := json.NewDecoder(stringsReader(text))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := unmarshalJSON(text, &v); err != nil {
 		return nil, fmt.Errorf("%s: invalid JSON: %v", source, err)
 	}
 	return fromGo(numbersToGo(v)), nil

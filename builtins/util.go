@@ -1,12 +1,9 @@
 package builtins
 
 import (
-	"io"
 	"os"
 	"strings"
 )
-
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }
 
 func isDir(p string) bool  { st, err := os.Stat(p); return err == nil && st.IsDir() }
 func isFile(p string) bool { st, err := os.Stat(p); return err == nil && !st.IsDir() }

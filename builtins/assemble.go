@@ -86,7 +86,7 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 			pi.Custom.Deps = deps
 		}
 		p.Images = append(p.Images, pi)
-		if !used[img.Ref] && !s.suppressed(img.Ref) && img.Source != "convention" {
+		if !used[img.Ref] && !s.suppressed(img) && img.Source != "convention" {
 			s.warn("%s: image %q is built but no Kubernetes object uses it; reference it in a manifest, or remove the docker_build", img.Pos, img.Ref)
 		}
 	}
@@ -143,9 +143,9 @@ func (s *State) declaredAt(n plan.NodeID) string {
 // host0Path is the main file's absolute path.
 func host0Path(s *State) string { return s.mainPath }
 
-func (s *State) suppressed(ref string) bool {
+func (s *State) suppressed(img *imageTarget) bool {
 	for _, r := range s.settings.SuppressUnusedImageWarnings {
-		if r == ref || r == "*" {
+		if r == img.Ref || r == imageRepo(img) || r == "*" {
 			return true
 		}
 	}
@@ -258,6 +258,13 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 		}
 		cd := c.cd
 		cd.LiveUpdate = s.planSteps(c.steps)
+		cd.ImageDeps = nil
+		for _, d := range c.cd.ImageDeps {
+			if img := s.matchImage(d); img != nil {
+				d = img.Ref // image_deps=['x:latest'] names the image built as x:latest
+			}
+			cd.ImageDeps = append(cd.ImageDeps, d)
+		}
 		r := &res{Resource: plan.Resource{Name: c.name, CustomDeploy: &cd, TriggerMode: s.settings.TriggerMode, AutoInit: true}, origName: c.name}
 		customs = append(customs, r)
 		byName[c.name] = r

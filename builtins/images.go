@@ -52,6 +52,66 @@ func parseRef(ref string) (repo, tag string, err error) {
 	return repo, tag, nil
 }
 
+// imageRef is an image's identity in the plan: the repository, with the tag when the user's
+// ref carried one. docker_build('x') and docker_build('x:latest') are two images (Tilt's
+// docker_build_with_restart makes exactly that), each matching as Tilt does: 'x' every tag
+// of x, 'x:latest' only x:latest.
+func imageRef(repo, tag string) string {
+	if tag == "" {
+		return repo
+	}
+	return repo + ":" + tag
+}
+
+// imageRepo is the repository of an image, without the tag its ref may carry.
+func imageRepo(img *imageTarget) string {
+	if img.MatchTag == "" {
+		return img.Ref
+	}
+	return strings.TrimSuffix(img.Ref, ":"+img.MatchTag)
+}
+
+// matchImage returns the project's image that ref (as a Dockerfile FROM or image_deps
+// writes it) names, or nil: the image of exactly that ref first, then one of the same
+// repository whose ref has no tag (it matches every tag), then, for a ref without a tag, the
+// one image of that repository.
+func (s *State) matchImage(ref string) *imageTarget {
+	for _, img := range s.images {
+		if img.Ref == ref {
+			return img
+		}
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil
+	}
+	tag := ""
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	var anyTag, sameRepo []*imageTarget
+	for _, img := range s.images {
+		n, err := reference.ParseNormalizedNamed(img.Ref)
+		if err != nil || n.Name() != named.Name() {
+			continue
+		}
+		if tag != "" && img.MatchTag == tag {
+			return img
+		}
+		if img.MatchTag == "" {
+			anyTag = append(anyTag, img)
+		}
+		sameRepo = append(sameRepo, img)
+	}
+	switch {
+	case len(anyTag) > 0:
+		return anyTag[0]
+	case tag == "" && len(sameRepo) == 1:
+		return sameRepo[0]
+	}
+	return nil
+}
+
 func (s *State) addImage(t *starlark.Thread, img *imageTarget) error {
 	for _, other := range s.images {
 		if other.Ref == img.Ref && other.MatchTag == img.MatchTag {
@@ -103,7 +163,7 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, fmt.Errorf("%s(%q): give dockerfile or dockerfile_contents, not both", b.Name(), ref)
 	}
 	img := &imageTarget{Image: plan.Image{
-		Ref: repo, MatchTag: tag, Source: "docker_build", Pos: pos(t),
+		Ref: imageRef(repo, tag), MatchTag: tag, Source: "docker_build", Pos: pos(t),
 		BuildArgs: buildArgs, Target: target, Entrypoint: entrypoint, ExtraTags: extraTag,
 		MatchInEnvVars: matchInEnv, Network: network, Platform: platform, Secrets: secret, SSH: ssh,
 		DockerfileContents: dockerfileContents,
@@ -164,7 +224,7 @@ func (s *State) customBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		workdir = s.abs(t, dir)
 	}
 	img := &imageTarget{Image: plan.Image{
-		Ref: repo, MatchTag: matchTag, Source: "custom_build", Pos: pos(t),
+		Ref: imageRef(repo, matchTag), MatchTag: matchTag, Source: "custom_build", Pos: pos(t),
 		Entrypoint: entrypoint, MatchInEnvVars: matchInEnv,
 		Custom: &plan.CustomBuild{
 			Command: plan.Command{Argv: cmd, Dir: s.rel(workdir), Env: env}, Tag: tag,

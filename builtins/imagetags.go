@@ -49,7 +49,7 @@ func (s *State) resolveImages() error {
 			depTags = append(depTags, dep+"="+byRef[dep].Tag)
 		}
 		img.Inputs.Deps = depTags
-		img.Repo = registryRepo(s.settings.DefaultRegistry, img.Ref)
+		img.Repo = registryRepo(s.settings.DefaultRegistry, imageRepo(img))
 		if img.Custom != nil && img.Custom.Tag != "" {
 			img.Tag = img.Custom.Tag // the user's command produces this tag
 			continue
@@ -69,22 +69,18 @@ func (s *State) dockerfileBytes(img *imageTarget) ([]byte, error) {
 
 // findImageDeps sets ImageDeps: the other images of the project a Dockerfile builds FROM.
 func (s *State) findImageDeps() error {
-	type named struct {
-		name string
-		img  *imageTarget
-	}
-	var names []named
 	for _, img := range s.images {
-		n, err := reference.ParseNormalizedNamed(img.Ref)
-		if err != nil {
+		if _, err := reference.ParseNormalizedNamed(img.Ref); err != nil {
 			return fmt.Errorf("%s: image %q: %v", img.Pos, img.Ref, err)
 		}
-		names = append(names, named{n.Name(), img})
 	}
 	for _, img := range s.images {
 		deps := map[string]bool{}
 		if img.Custom != nil {
 			for _, d := range img.customImgDeps {
+				if other := s.matchImage(d); other != nil {
+					d = other.Ref // image_deps=['x:latest'] names the image built as x:latest
+				}
 				deps[d] = true
 			}
 		} else {
@@ -105,18 +101,12 @@ func (s *State) findImageDeps() error {
 				return fmt.Errorf("%s: %v (image %q declared at %s)", where, err, img.Ref, img.Pos)
 			}
 			for _, base := range dockerfile.BaseImages(info, img.Target) {
-				bn, err := reference.ParseNormalizedNamed(base)
-				if err != nil {
+				if _, err := reference.ParseNormalizedNamed(base); err != nil {
 					continue // an ARG-built or otherwise odd ref: BuildKit will judge it
 				}
-				tag := ""
-				if t, ok := bn.(reference.Tagged); ok {
-					tag = t.Tag()
-				}
-				for _, other := range names {
-					if other.img != img && other.name == bn.Name() && (other.img.MatchTag == "" || other.img.MatchTag == tag) {
-						deps[other.img.Ref] = true
-					}
+				// The one image FROM names: an exact tag before a repository that matches any.
+				if other := s.matchImage(base); other != nil && other != img {
+					deps[other.Ref] = true
 				}
 			}
 		}

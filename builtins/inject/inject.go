@@ -77,16 +77,21 @@ func (inj *Injector) Match(ref string) int {
 	if t, ok := named.(reference.Tagged); ok {
 		tag = t.Tag()
 	}
+	// An image whose ref carries the tag wins over one that matches every tag: with
+	// docker_build('x') and docker_build('x:latest'), x:latest is the second.
+	match := -1
 	for i, name := range inj.names {
 		if name != named.Name() {
 			continue
 		}
-		if mt := inj.images[i].MatchTag; mt != "" && mt != tag {
-			continue
+		switch mt := inj.images[i].MatchTag; {
+		case mt != "" && mt == tag:
+			return i
+		case mt == "" && match < 0:
+			match = i
 		}
-		return i
 	}
-	return -1
+	return match
 }
 
 // Inject rewrites obj in place and reports which images it used.

@@ -39,7 +39,8 @@ type Cluster struct {
 
 // Image is one image target: docker_build, custom_build or a convention image.
 type Image struct {
-	// Ref is the repository as the user wrote it, without tag (e.g. "example/web").
+	// Ref is the image's identity: the ref as the user wrote it, with its tag if it had one
+	// ("example/web", "example/web:latest"), so that two tags of one repository are two images.
 	Ref string `json:"ref"`
 	// MatchTag is set when the user's ref carried a tag: only that exact tag is replaced.
 	MatchTag string `json:"matchTag,omitempty"`

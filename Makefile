@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 	$(GO) test -run '^$$' -fuzz '^FuzzPortForwards$$' -fuzztime $(FUZZTIME) ./builtins
 	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./builtins
+	$(GO) test -run '^$$' -fuzz '^FuzzRewriteFrom$$' -fuzztime $(FUZZTIME) ./runtime/dockerfile
 
 ## hostile: the built kiln on Kilnfiles written to hang it, exhaust its memory or crash it
 ## (test/hostile/cases/): each must fail with exit 1 and an error naming file:line, within

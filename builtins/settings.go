@@ -129,15 +129,25 @@ func (s *State) k8sNamespace(_ *starlark.Thread, b *starlark.Builtin, args starl
 	return starlark.String(ns), nil
 }
 
-func (s *State) updateSettings(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (s *State) updateSettings(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	maxParallel := s.settings.MaxParallelUpdates
 	timeout := s.settings.K8sUpsertTimeout
 	var suppress stringList
+	var serverSide starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"max_parallel_updates?", &maxParallel,
 		"k8s_upsert_timeout_secs?", &timeout,
-		"suppress_unused_image_warnings?", &suppress); err != nil {
+		"suppress_unused_image_warnings?", &suppress,
+		"k8s_server_side_apply?", &serverSide); err != nil {
 		return nil, err
+	}
+	switch serverSide {
+	case nil, starlark.None, starlark.True, starlark.String("true"), starlark.String("auto"):
+		// kiln always applies server-side: what Tilt's "true" asks for, and "auto" picks.
+	case starlark.False, starlark.String("false"):
+		s.ignoredParam(t, b, "k8s_server_side_apply", "kiln always applies server-side, as field manager \"kiln\"")
+	default:
+		return nil, fmt.Errorf("%s: k8s_server_side_apply must be True, False, \"true\", \"false\" or \"auto\", got %s", b.Name(), serverSide.String())
 	}
 	if maxParallel < 1 {
 		return nil, fmt.Errorf("%s: max_parallel_updates must be at least 1, got %d", b.Name(), maxParallel)

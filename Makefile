@@ -27,8 +27,8 @@ unit:
 ## fuzz: a short run of every fuzz target. An execution count, not a duration: Go 1.26's fuzz
 ## coordinator can fail a duration run with a bare "context deadline exceeded" when the time
 ## is up while a worker is busy (golang/go#75804, fixed in Go 1.27); a count has no deadline.
-## FuzzEvaluate runs whole evaluations (a temp project each, about 1,000 a second), so it gets
-## a smaller count.
+## FuzzEvaluate and FuzzConfigParse run whole evaluations (a temp project each, about 1,000 a
+## second), so they get a smaller count.
 FUZZTIME ?= 100000x
 EVAL_FUZZTIME ?= 20000x
 fuzz:
@@ -37,7 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONPath$$' -fuzztime $(FUZZTIME) ./builtins/inject
 	$(GO) test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 	$(GO) test -run '^$$' -fuzz '^FuzzPortForwards$$' -fuzztime $(FUZZTIME) ./builtins
-	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./builtins
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(EVAL_FUZZTIME) ./builtins
 	$(GO) test -run '^$$' -fuzz '^FuzzRewriteFrom$$' -fuzztime $(FUZZTIME) ./runtime/dockerfile
 
 ## hostile: the built kiln on Kilnfiles written to hang it, exhaust its memory or crash it

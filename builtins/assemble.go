@@ -620,6 +620,24 @@ func (s *State) noteDep(resource, dep, at string) {
 	}
 }
 
+// depAt is where resource_deps of resource named dep: the k8s_resource() call, also when a
+// later call renamed the resource; else def.
+func (s *State) depAt(resource, dep, def string) string {
+	if w, ok := s.depPos[[2]string{resource, dep}]; ok {
+		return w
+	}
+	var found []string
+	for k, w := range s.depPos {
+		if k[1] == dep {
+			found = append(found, w)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return def
+}
+
 // dropUnknownDeps removes from p each resource_deps entry that names no resource of the
 // project, with a warning naming where it was given, as Tilt does: a Tiltfile often names a
 // resource that only some configurations create.
@@ -638,11 +656,11 @@ func (s *State) dropUnknownDeps(p *plan.Plan) {
 				out = append(out, d)
 				continue
 			}
-			where := at
-			if w, ok := s.depPos[[2]string{name, d}]; ok {
-				where = w
+			where := s.depAt(name, d, at)
+			if where != "" {
+				where += ": "
 			}
-			s.warn("%s: resource %q: resource_deps names %q, which is not a resource of this project (known: %s); the dependency is dropped", where, name, d, strings.Join(sortedStrings(known), ", "))
+			s.warn("%sresource %q: resource_deps names %q, which is not a resource of this project (known: %s); the dependency is dropped", where, name, d, strings.Join(sortedStrings(known), ", "))
 		}
 		return out
 	}

@@ -317,6 +317,9 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 			r.Name = opts.newName
 			byName[r.Name] = r
 		}
+		if r.CustomDeploy != nil && len(opts.objects) > 0 {
+			return nil, fmt.Errorf("%s: k8s_resource(%q): objects= cannot be given to a k8s_custom_deploy resource, whose apply_cmd applies what it deploys; group the objects in a resource of their own with new_name=", opts.pos, r.Name)
+		}
 		for _, sel := range opts.objects {
 			idx, err := selectObject(objects, isWorkload, sel)
 			if err != nil {

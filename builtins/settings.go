@@ -80,6 +80,10 @@ func (s *State) settingsBuiltins() starlark.StringDict {
 		"disable_snapshots":     noop("disable_snapshots"),
 		"set_team":              noop("set_team"),
 		"docker_prune_settings": noop("docker_prune_settings"),
+		// Tilt's telemetry hooks: kiln sends no telemetry.
+		"experimental_analytics_report": noop("experimental_analytics_report"),
+		"experimental_metrics_settings": noop("experimental_metrics_settings"),
+		"experimental_telemetry_cmd":    noop("experimental_telemetry_cmd"),
 	}
 }
 

@@ -48,14 +48,14 @@ type State struct {
 	hashCache *contexthash.Cache
 	renders   *renderCache
 
-	yaml       []yamlEntry
-	declared   map[string]string // objectKey → source of the last k8s_yaml() that declared it
-	images     []*imageTarget
-	resources  []*resourceOpts // k8s_resource calls, in call order
-	kinds      []*kindRule
-	customs    []*customDeploy
+	yaml      []yamlEntry
+	declared  map[string]string // objectKey → source of the last k8s_yaml() that declared it
+	images    []*imageTarget
+	resources []*resourceOpts // k8s_resource calls, in call order
+	kinds     []*kindRule
+	customs   []*customDeploy
 	// depPos is where k8s_resource() gave each (resource, dependency) of resource_deps.
-	depPos map[[2]string]string
+	depPos     map[[2]string]string
 	locals     []*plan.LocalResource
 	cluster    *plan.Cluster
 	convention conventionRule

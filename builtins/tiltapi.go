@@ -37,6 +37,7 @@ var tiltAPI = []string{
 	"update_settings", "ci_settings", "watch_settings", "secret_settings", "version_settings",
 	"analytics_settings", "docker_prune_settings", "trigger_mode", "TRIGGER_MODE_AUTO",
 	"TRIGGER_MODE_MANUAL", "enable_feature", "disable_feature", "disable_snapshots", "set_team",
+	"experimental_analytics_report", "experimental_metrics_settings", "experimental_telemetry_cmd",
 	// Language helpers.
 	"struct", "warn", "fail", "exit",
 	// Modules.

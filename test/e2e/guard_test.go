@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -54,9 +56,12 @@ local_resource('seen', cmd='` + save("local_resource") + `')
 custom_build('example.local/guard', '` + save("custom_build") + ` && docker tag ` + BusyboxImage + ` $EXPECTED_REF', deps=['dep.txt'], disable_push=True)
 k8s_custom_deploy('deploy', apply_cmd='` + save("apply_cmd") + `', delete_cmd='true', deps=[], image_deps=['example.local/guard'])
 `,
-		"dep.txt": t.Name() + "\n",
+		// New content each run: an image built by an earlier run would be up to date, and
+		// its custom_build command would not run.
+		"dep.txt": fmt.Sprintf("%s %d\n", t.Name(), time.Now().UnixNano()),
 	})
 	env := []string{"KUBECONFIG=" + kubeconfig}
+	t.Cleanup(func() { kiln(t, env, "down", "-f", dir, contextFlag(c)) })
 
 	r := kiln(t, env, "run", "-f", dir, contextFlag(c))
 	if r.code != 0 {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/kiln-dev/kiln/internal/safefile"
 	"github.com/moby/patternmatcher"
@@ -38,8 +39,9 @@ func builtinIgnored(name string) bool {
 
 // rules is one list of .dockerignore patterns and the directory they are relative to.
 type rules struct {
-	base      string   // absolute, clean
-	patterns  []string // normalized
+	base      string     // absolute, clean
+	patterns  []string   // normalized
+	mu        sync.Mutex // the matcher compiles its patterns lazily: not safe for concurrent use
 	pm        *patternmatcher.PatternMatcher
 	negations [][]string // the "!" patterns, split into segments
 }
@@ -100,6 +102,13 @@ func newRules(base string, patterns []string) (*rules, error) {
 		}
 	}
 	return r, nil
+}
+
+// match matches the path rel (relative to the base) given its parent directory's results.
+func (r *rules) match(rel string, parent patternmatcher.MatchInfo) (bool, patternmatcher.MatchInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pm.MatchesUsingParentResults(rel, parent)
 }
 
 // rel returns p relative to the rules' base, when p is strictly inside it.

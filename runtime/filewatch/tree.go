@@ -102,7 +102,7 @@ func rootOwner(r *root) owner {
 	o.info = make([]patternmatcher.MatchInfo, len(r.rules))
 	for i, rl := range r.rules {
 		if rel, ok := rl.rel(r.path); ok { // the root lies inside the base of these rules
-			_, o.info[i], _ = rl.pm.MatchesUsingParentResults(rel, patternmatcher.MatchInfo{})
+			_, o.info[i], _ = rl.match(rel, patternmatcher.MatchInfo{})
 		}
 	}
 	return o
@@ -139,7 +139,7 @@ func classify(owners []owner, dirPath, name string, isDir bool) (report bool, su
 			if !ok {
 				continue
 			}
-			m, mi, err := rl.pm.MatchesUsingParentResults(rel, o.info[i])
+			m, mi, err := rl.match(rel, o.info[i])
 			if err != nil {
 				continue // patterns are checked by newRules
 			}
@@ -196,6 +196,7 @@ func (d *dir) missing(owners []owner) []owner {
 type walkTask struct {
 	path   string
 	owners []owner
+	fresh  bool // addTree: not watched yet
 }
 
 // countRoot returns how many directories resolving r would add watches to.
@@ -212,98 +213,156 @@ func (w *Watcher) countRoot(r *root) int {
 // countTree counts the directories not watched yet that addTree(p, owners) would watch.
 func (w *Watcher) countTree(p string, owners []owner) int {
 	n := 0
-	stack := []walkTask{{p, owners}}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if d := w.dirs[t.path]; d != nil {
-			if t.owners = d.missing(t.owners); len(t.owners) == 0 {
-				continue
+	walk(walkTask{path: p, owners: owners},
+		func(t *walkTask) bool {
+			if d := w.dirs[t.path]; d != nil {
+				t.owners = d.missing(t.owners)
+				return len(t.owners) > 0
 			}
-		} else {
 			n++
-		}
-		ents, err := readDirEntries(t.path)
-		if err != nil {
-			continue
-		}
-		for _, de := range ents {
-			if !de.IsDir() {
-				continue
+			return true
+		},
+		func(t walkTask) (struct{}, []walkTask) {
+			ents, err := readDirEntries(t.path)
+			if err != nil {
+				return struct{}{}, nil
 			}
-			if _, subs := classify(t.owners, t.path, de.Name(), true); len(subs) > 0 {
-				stack = append(stack, walkTask{join(t.path, de.Name()), subs})
+			var subs []walkTask
+			for _, de := range ents {
+				if !de.IsDir() {
+					continue
+				}
+				if _, o := classify(t.owners, t.path, de.Name(), true); len(o) > 0 {
+					subs = append(subs, walkTask{path: join(t.path, de.Name()), owners: o})
+				}
 			}
-		}
-	}
+			return struct{}{}, subs
+		},
+		func(struct{}) bool { return true })
 	return n
+}
+
+// listed is what a walk worker found in one directory.
+type listed struct {
+	task     walkTask
+	fresh    bool  // the directory was not watched before: the worker added its watch
+	watchErr error // adding the watch failed
+	listErr  error
+	ino      uint64
+	dirs     []string // the names of its subdirectories
+	entries  []named  // the entries some owner reports
+}
+
+type named struct {
+	name string
+	e    entry
 }
 
 // addTree watches the directory p for owners, and below it every directory they don't
 // ignore. Each directory is listed after its watch is added, so that nothing created meanwhile
 // is missed. With report, every path found is reported: p was created after the start. It
 // returns a *LimitError when the watch limit is reached; other failures go to the next batch.
+//
+// The watches, listings and stats run on worker goroutines; the state changes only here.
 func (w *Watcher) addTree(p string, owners []owner, report bool) error {
-	stack := []walkTask{{p, owners}}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		d := w.dirs[t.path]
-		if d == nil {
-			if err := w.watch(t.path); err != nil {
-				var le *LimitError
-				if errors.As(err, &le) {
-					return err
-				}
-				if !isGone(err) {
-					w.fail(fmt.Errorf("watch %s: %w", t.path, err))
-				}
-				continue
+	var limitErr error
+	walk(walkTask{path: p, owners: owners},
+		func(t *walkTask) bool {
+			if limitErr != nil {
+				return false
 			}
-			d = w.newDir(t.path)
-		} else if t.owners = d.missing(t.owners); len(t.owners) == 0 {
-			continue
+			if d := w.dirs[t.path]; d != nil {
+				t.owners = d.missing(t.owners)
+				return len(t.owners) > 0
+			}
+			t.fresh = true
+			return true
+		},
+		w.listForAdd,
+		func(l listed) bool {
+			if err := w.install(l, report); err != nil && limitErr == nil {
+				limitErr = err
+			}
+			return limitErr == nil
+		})
+	return limitErr
+}
+
+// listForAdd adds the watch of a directory that needs one, lists it, classifies its entries
+// and stats the reported ones. It runs on a walk worker: it reads nothing the loop changes.
+func (w *Watcher) listForAdd(t walkTask) (listed, []walkTask) {
+	l := listed{task: t, fresh: t.fresh}
+	if t.fresh {
+		if l.watchErr = w.env.addWatch(w, t.path); l.watchErr != nil {
+			return l, nil
 		}
-		d.owners = append(d.owners, t.owners...)
-		d.gen = w.rescanGen
-		h, ents, err := openDir(t.path)
-		if err != nil {
-			if isGone(err) {
-				w.dropTree(d, false) // removed since: its parent's event will say so
-			} else {
-				w.fail(fmt.Errorf("list %s: %w", t.path, err))
-			}
-			continue
+	}
+	h, ents, err := openDir(t.path)
+	if err != nil {
+		l.listErr = err
+		return l, nil
+	}
+	defer h.close()
+	l.ino = h.ino
+	var subs []walkTask
+	for _, de := range ents {
+		name := de.Name()
+		if de.IsDir() {
+			l.dirs = append(l.dirs, name)
 		}
-		d.ino = h.ino
-		for _, de := range ents {
-			name := de.Name()
-			cp := join(t.path, name)
-			isDir := de.IsDir()
-			if isDir {
-				if c := w.dirs[cp]; c != nil && c.parent == nil {
-					c.parent = d
-					d.sub[name] = c
-				}
-			}
-			rep, subs := classify(t.owners, t.path, name, isDir)
-			if rep {
-				if _, had := d.entries[name]; !had {
-					e, err := h.stat(name)
-					if err != nil {
-						continue // removed since listing
-					}
-					d.entries[name] = e
-					if report {
-						w.report(cp)
-					}
-				}
-			}
-			if len(subs) > 0 {
-				stack = append(stack, walkTask{cp, subs})
+		rep, o := classify(t.owners, t.path, name, de.IsDir())
+		if rep {
+			if e, err := h.stat(name); err == nil { // else removed since listing
+				l.entries = append(l.entries, named{name, e})
 			}
 		}
-		h.close()
+		if len(o) > 0 {
+			subs = append(subs, walkTask{path: join(t.path, name), owners: o})
+		}
+	}
+	return l, subs
+}
+
+// install records what listForAdd found.
+func (w *Watcher) install(l listed, report bool) error {
+	p := l.task.path
+	if l.watchErr != nil {
+		if errors.Is(l.watchErr, syscall.ENOSPC) {
+			return w.exhausted(p)
+		}
+		if !isGone(l.watchErr) {
+			w.fail(fmt.Errorf("watch %s: %w", p, l.watchErr))
+		}
+		return nil
+	}
+	d := w.dirs[p]
+	if l.fresh {
+		d = w.newDir(p)
+	}
+	d.owners = append(d.owners, l.task.owners...)
+	d.gen = w.rescanGen
+	if l.listErr != nil {
+		if isGone(l.listErr) {
+			w.dropTree(d, false) // removed since: its parent's event will say so
+		} else {
+			w.fail(fmt.Errorf("list %s: %w", p, l.listErr))
+		}
+		return nil
+	}
+	d.ino = l.ino
+	for _, name := range l.dirs {
+		if c := w.dirs[join(p, name)]; c != nil && c.parent == nil {
+			c.parent = d
+			d.sub[name] = c
+		}
+	}
+	for _, n := range l.entries {
+		if _, had := d.entries[n.name]; !had {
+			d.entries[n.name] = n.e
+			if report {
+				w.report(join(p, n.name))
+			}
+		}
 	}
 	return nil
 }

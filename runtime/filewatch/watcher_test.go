@@ -276,7 +276,8 @@ func TestIdleHasNoTimers(t *testing.T) {
 	}
 }
 
-func cpuTime(t *testing.T) time.Duration {
+// cpuTime returns the CPU time the process has used.
+func cpuTime(t testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		t.Fatal(err)

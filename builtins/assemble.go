@@ -84,6 +84,7 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 				deps[i] = s.rel(d)
 			}
 			pi.Custom.Deps = deps
+			pi.Custom.Ignore = img.ignore
 		}
 		p.Images = append(p.Images, pi)
 		if !used[img.Ref] && !s.suppressed(img) && img.Source != "convention" {

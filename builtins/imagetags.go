@@ -2,10 +2,8 @@ package builtins
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -205,30 +203,12 @@ func (s *State) hashInputs() (map[*imageTarget]imageDigest, error) {
 func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
 	var d imageDigest
 	if img.Custom != nil {
-		h := sha256.New()
-		files := 0
-		for _, dep := range img.customDeps {
-			st, err := os.Stat(dep)
-			if err != nil {
-				return d, fmt.Errorf("custom_build dep %s: %v", s.rel(dep), err)
-			}
-			if st.IsDir() {
-				digest, list, err := s.hashCache.Hash(contexthash.Spec{Dir: dep, Ignore: img.ignore})
-				if err != nil {
-					return d, err
-				}
-				files += len(list)
-				fmt.Fprintf(h, "%s %s\n", s.rel(dep), digest)
-				continue
-			}
-			sum, err := fileDigest(dep)
-			if err != nil {
-				return d, fmt.Errorf("custom_build dep %s: %v", s.rel(dep), err)
-			}
-			files++
-			fmt.Fprintf(h, "%s %x\n", s.rel(dep), sum)
+		d.inputs.HashedAt = time.Now()
+		digest, files, _, err := s.hashCache.Deps(s.host.Dir, img.customDeps, img.ignore)
+		if err != nil {
+			return d, err
 		}
-		d.inputs.ContextDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		d.inputs.ContextDigest = digest
 		d.inputs.ContextFiles = files
 		d.extra = strings.Join(img.Custom.Command.Argv, "\x00") + "\x00" + img.Custom.Command.Dir + "\x00" + envString(img.Custom.Command.Env)
 		return d, nil

@@ -95,7 +95,11 @@ func (b *Builder) buildCustom(ctx context.Context, p *plan.Plan, img *plan.Image
 			return false, err
 		}
 	}
-	return false, nil
+	if c.Tag != "" {
+		return false, nil // the user's fixed tag names no content: nothing to check
+	}
+	// The command read its deps some time after they were hashed.
+	return false, b.verifyInputs(ctx, p, img)
 }
 
 // splitRegistry splits a repository into its registry host ("" when the

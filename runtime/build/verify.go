@@ -24,8 +24,8 @@ func (e *InputsChangedError) Error() string {
 	return fmt.Sprintf("the inputs changed while %s was being built (%s): the result was not kept under its tag", e.Ref, e.Err)
 }
 
-// verifyInputs checks, after a build, that the context and the Dockerfile still hold what
-// the tag was computed from, and that nothing was modified since they were hashed. If not, the
+// verifyInputs checks, after a build, that the context and the Dockerfile (for a
+// custom_build: its deps) still hold what the tag was computed from, and that nothing was modified since they were hashed. If not, the
 // tags just written are removed and an *InputsChangedError returned: a tag always names the
 // bytes that were built.
 func (b *Builder) verifyInputs(ctx context.Context, p *plan.Plan, img *plan.Image) error {
@@ -51,6 +51,13 @@ func (b *Builder) verifyInputs(ctx context.Context, p *plan.Plan, img *plan.Imag
 }
 
 func (b *Builder) checkInputs(p *plan.Plan, img *plan.Image) error {
+	if c := img.Custom; c != nil {
+		deps := make([]string, len(c.Deps))
+		for i, d := range c.Deps {
+			deps[i] = projectPath(p, d)
+		}
+		return b.hashes().VerifyDeps(p.Dir, deps, c.Ignore, img.Inputs.ContextDigest, img.Inputs.HashedAt)
+	}
 	spec := contexthash.Spec{Dir: projectPath(p, img.Context), Patterns: img.Excludes}
 	df := dockerfilePath(p, img)
 	if df != "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln/runtime/contexthash"
+	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/plan"
 )
 
@@ -88,5 +89,54 @@ func TestBuildKeepsNoTagWhenInputsChange(t *testing.T) {
 				t.Fatalf("%s still names an image built while its inputs changed", img.FullRef())
 			}
 		})
+	}
+}
+
+// TestCustomBuildKeepsNoTagWhenDepsChange: the same rule for a custom_build, whose command
+// reads its deps itself: a dep edited after the hash leaves no image under the old tag.
+func TestCustomBuildKeepsNoTagWhenDepsChange(t *testing.T) {
+	d := engine(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"src/page.txt": "A\n"})
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(filepath.Join(dir, "src", "page.txt"), old, old)
+	img := plan.Image{
+		Ref: "kiln-test/custom-verify", Repo: "kiln-test/custom-verify", Tag: uniqueTag(t), Source: "custom_build",
+		Custom: &plan.CustomBuild{Deps: []string{"src"}, Command: plan.Command{
+			Argv: []string{"sh", "-c", "docker tag " + baseImage + " $EXPECTED_REF"},
+		}},
+	}
+	img.Inputs.HashedAt = time.Now()
+	var err error
+	if img.Inputs.ContextDigest, _, _, err = (*contexthash.Cache)(nil).Deps(dir, []string{filepath.Join(dir, "src")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := &plan.Plan{Dir: dir, Images: []plan.Image{img}}
+	removeAfter(t, d, img.FullRef())
+	b := New(d)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := b.Build(ctx, p, &p.Images[0], nil, nil, ""); err != nil {
+		t.Fatalf("undisturbed custom_build: %v", err)
+	}
+	removeImage(t, d, img.FullRef())
+	b.testHookAfterSolve = func(*plan.Image) {
+		os.WriteFile(filepath.Join(dir, "src", "page.txt"), []byte("B\n"), 0o644)
+	}
+	_, err = b.Build(ctx, p, &p.Images[0], nil, nil, "")
+	var changed *InputsChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("want an InputsChangedError, got %v", err)
+	}
+	if ok, _ := d.ImageExists(ctx, img.FullRef()); ok {
+		t.Fatalf("%s still names an image built while its deps changed", img.FullRef())
+	}
+}
+
+func removeImage(t *testing.T, d *docker.Client, ref string) {
+	t.Helper()
+	if err := d.RemoveImage(context.Background(), ref, true); err != nil {
+		t.Fatal(err)
 	}
 }

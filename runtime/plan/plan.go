@@ -93,8 +93,10 @@ type Inputs struct {
 
 // CustomBuild is a custom_build: a user command that builds the image.
 type CustomBuild struct {
-	Command      Command  `json:"command"`
-	Deps         []string `json:"deps"`
+	Command Command  `json:"command"`
+	Deps    []string `json:"deps"`
+	// Ignore are the patterns applied to directory deps, as the tag's hash applied them.
+	Ignore       []string `json:"ignore,omitempty"`
 	Tag          string   `json:"tag,omitempty"`
 	DisablePush  bool     `json:"disablePush,omitempty"`
 	SkipsLocal   bool     `json:"skipsLocalDocker,omitempty"`

@@ -41,9 +41,11 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 		return // the root directory itself, or an event from a watch just removed
 	}
 	name := filepath.Base(p)
-	for _, o := range slices.Clone(parent.owners) { // resolve may change them
-		if !o.deep {
-			w.anchorEvent(o.r, p, ev)
+	if !parent.allDeep() {
+		for _, o := range slices.Clone(parent.owners) { // resolve may change them
+			if !o.deep {
+				w.anchorEvent(o.r, p, ev)
+			}
 		}
 	}
 	if !parent.hasDeep() || builtinIgnored(name) {

@@ -181,6 +181,15 @@ func (d *dir) hasDeep() bool {
 	return false
 }
 
+func (d *dir) allDeep() bool {
+	for _, o := range d.owners {
+		if !o.deep {
+			return false
+		}
+	}
+	return true
+}
+
 // missing returns the owners whose root does not own d yet.
 func (d *dir) missing(owners []owner) []owner {
 	var out []owner

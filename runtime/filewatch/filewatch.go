@@ -64,7 +64,9 @@ const (
 // Batch is one coalesced set of changes.
 type Batch struct {
 	// Paths are absolute, sorted and without duplicates: files and directories created,
-	// written, removed or renamed (both names of a rename), and files whose mode changed.
+	// written, removed or renamed (both names of a rename), and files whose mode or mtime
+	// changed. They start with the Root.Path they are under, as given (made absolute): a root
+	// given through a symlink keeps that name.
 	Paths []string
 	// Rescanned is true when the kernel dropped events (an inotify queue overflow) and the
 	// roots were rescanned: Paths then also holds every difference the rescan found.
@@ -133,8 +135,8 @@ func newWatcher(opts Options, e env) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.IgnoreDir = ignoreDir
-	global, err := newRules(ignoreDir, opts.Ignore)
+	opts.IgnoreDir = canonical(ignoreDir)
+	global, err := newRules(opts.IgnoreDir, opts.Ignore)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +212,7 @@ func (w *Watcher) SetIgnore(patterns []string) error {
 	w.global = global
 	next := make([]*root, 0, len(w.roots))
 	for _, r := range w.roots {
-		nr, err := w.newRoot(Root{Path: r.path, Ignore: r.ignore})
+		nr, err := w.newRoot(Root{Path: r.name, Ignore: r.ignore})
 		if err != nil {
 			w.global = old
 			return err
@@ -404,15 +406,43 @@ func (w *Watcher) takeBatch() (Batch, bool) {
 	if len(w.pending) == 0 && len(w.errs) == 0 && !b.Rescanned {
 		return b, false
 	}
+	aliased := slices.ContainsFunc(w.roots, func(r *root) bool { return r.name != r.path })
 	b.Paths = make([]string, 0, len(w.pending))
 	for p := range w.pending {
-		b.Paths = append(b.Paths, p)
+		if aliased {
+			b.Paths = w.names(b.Paths, p)
+		} else {
+			b.Paths = append(b.Paths, p)
+		}
 	}
 	sort.Strings(b.Paths)
+	b.Paths = slices.Compact(b.Paths)
 	b.Err = errors.Join(w.errs...)
 	w.pending = map[string]bool{}
 	w.errs = nil
 	return b, true
+}
+
+// names appends to out the names p is reported under: p is watched under canonical names,
+// and each root that holds it, and was given under another name (through a symlink), has it
+// under that name.
+func (w *Watcher) names(out []string, p string) []string {
+	keep, claimed := false, false
+	for _, r := range w.roots {
+		if p != r.path && !isInside(p, r.path) {
+			continue
+		}
+		claimed = true
+		if r.name == r.path {
+			keep = true
+		} else {
+			out = append(out, r.name+p[len(r.path):])
+		}
+	}
+	if keep || !claimed {
+		out = append(out, p)
+	}
+	return out
 }
 
 func mergeBatches(a, b Batch) Batch {

@@ -15,8 +15,9 @@ import (
 
 // root is one watched Root, resolved.
 type root struct {
-	key    string   // path and patterns: what makes two roots the same
-	path   string   // absolute, clean
+	key    string   // name and patterns: what makes two roots the same
+	name   string   // Root.Path made absolute: the name its paths are reported under
+	path   string   // name with its symlinks resolved: the name it is watched under
 	ignore []string // Root.Ignore as given
 	rules  []*rules // Root.Ignore (base path), then Options.Ignore when it can apply
 
@@ -70,16 +71,17 @@ func (w *Watcher) newRoot(r Root) (*root, error) {
 	if r.Path == "" {
 		return nil, errors.New("filewatch: a root needs a path")
 	}
-	p, err := filepath.Abs(r.Path)
+	name, err := filepath.Abs(r.Path)
 	if err != nil {
 		return nil, err
 	}
-	nr := &root{path: p, ignore: slices.Clone(r.Ignore)}
+	p := canonical(name)
+	nr := &root{name: name, path: p, ignore: slices.Clone(r.Ignore)}
 	own, err := newRules(p, r.Ignore)
 	if err != nil {
 		return nil, err
 	}
-	key := []string{p}
+	key := []string{name}
 	if own != nil {
 		nr.rules = append(nr.rules, own)
 		key = append(key, own.patterns...)
@@ -549,6 +551,24 @@ func (w *Watcher) resolve(r *root, report bool) (changed bool, err error) {
 		return changed, nil
 	}
 	return changed, fmt.Errorf("watch %s: its directories keep changing", r.path)
+}
+
+// canonical returns the absolute clean path p with the symlinks of its existing part
+// resolved. One directory reached under two names would get one inotify watch, reported under
+// one of the names: watching every root under its canonical name avoids that.
+func canonical(p string) string {
+	rest := ""
+	for q := p; ; {
+		if real, err := filepath.EvalSymlinks(q); err == nil {
+			return filepath.Join(real, rest)
+		}
+		up := filepath.Dir(q)
+		if up == q {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(q), rest)
+		q = up
+	}
 }
 
 // nearestDir returns p, or its nearest ancestor, that is an existing directory.

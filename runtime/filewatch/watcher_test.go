@@ -381,3 +381,59 @@ func TestCloseEndsBatches(t *testing.T) {
 		t.Errorf("SetRoots after Close = %v, want ErrClosed", err)
 	}
 }
+
+func TestBusyReceiverGetsEverythingMerged(t *testing.T) {
+	d := tempDir(t)
+	w := newTestWatcher(t, Options{Debounce: 10 * time.Millisecond, MaxLatency: 50 * time.Millisecond}, Root{Path: d})
+	// Nobody receives for a while: batches are flushed meanwhile, and must wait, merged.
+	var want []string
+	for i := range 3 {
+		for j := range 50 {
+			p := filepath.Join(d, fmt.Sprintf("round%d-%02d.txt", i, j))
+			write(t, p, "x")
+			want = append(want, p)
+		}
+		time.Sleep(150 * time.Millisecond) // longer than the max latency: several flushes
+	}
+	select {
+	case b := <-w.Batches():
+		if !slices.Equal(b.Paths, want) || b.Rescanned {
+			t.Fatalf("first batch after the pause has %d paths (rescanned %v), want all %d", len(b.Paths), b.Rescanned, len(want))
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no batch")
+	}
+	select {
+	case b := <-w.Batches():
+		t.Errorf("a second batch with nothing new: %v", b.Paths)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestSymlinksAreNotFollowed(t *testing.T) {
+	d, outside := tempDir(t), tempDir(t)
+	write(t, filepath.Join(outside, "data/x.txt"), "x")
+	if err := os.Symlink(filepath.Join(outside, "data"), filepath.Join(d, "link")); err != nil {
+		t.Fatal(err)
+	}
+	// A root may itself be a symlink to a directory: its paths keep the name given.
+	alias := filepath.Join(tempDir(t), "alias")
+	if err := os.Symlink(d, alias); err != nil {
+		t.Fatal(err)
+	}
+	w := newTestWatcher(t, Options{}, Root{Path: d}, Root{Path: alias})
+	r := record(t, w)
+	if got := watched(w, outside); len(got) != 0 {
+		t.Errorf("followed a symlink: watched %v", got)
+	}
+	write(t, filepath.Join(outside, "data/x.txt"), "changed behind the link")
+	write(t, filepath.Join(alias, "through-alias.txt"), "y")
+	r.wait(filepath.Join(alias, "through-alias.txt"))
+	r.absent(filepath.Join(d, "link/x.txt"), filepath.Join(alias, "link/x.txt"))
+
+	r.reset()
+	if err := os.Remove(filepath.Join(d, "link")); err != nil { // the link itself is an entry
+		t.Fatal(err)
+	}
+	r.wait(filepath.Join(d, "link"))
+}

@@ -173,7 +173,8 @@ func (w *Watcher) Batches() <-chan Batch { return w.batches }
 // SetRoots makes roots the set of watched roots. Roots already watched (same path and same
 // patterns) keep their watches and state; new ones are walked and watched, and the watches of
 // the ones left out are removed. What the new roots hold when SetRoots returns is the baseline:
-// it is not reported. Before adding any watch it counts the directories it will watch and fails
+// it is not reported, so compute what depends on those files (context hashes) after SetRoots
+// returns, not before. Before adding any watch it counts the directories it will watch and fails
 // with a *LimitError, changing nothing, when fs.inotify.max_user_watches is too low.
 func (w *Watcher) SetRoots(roots []Root) error {
 	w.mu.Lock()

@@ -94,7 +94,8 @@ func runOnce(ctx context.Context, p *plan.Plan, opts Options, out *output.Printe
 
 // open makes what every update of p needs: the guarded context (with its scoped kubeconfig
 // for commands), the kind cluster when the project declares one, the cluster connection, the
-// registry choice, the applier and the inventory. Close it with close.
+// registry choice, the applier and the inventory. Close it with close; on an error open has
+// closed it already.
 func open(ctx context.Context, p *plan.Plan, opts Options, out *output.Printer, sum *Summary) (e *runner, err error) {
 	e = &runner{plan: p, opts: opts, out: out, results: map[string]*ResourceResult{}}
 	defer func() {
@@ -104,7 +105,7 @@ func open(ctx context.Context, p *plan.Plan, opts Options, out *output.Printer, 
 	}()
 	kctx, err := TargetContext(p, opts.Context)
 	if err != nil {
-		return nil, err
+		return e, err
 	}
 	sum.Context = kctx
 	if p.Cluster != nil {

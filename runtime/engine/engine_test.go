@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"context"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/kiln-dev/kiln/runtime/apply"
@@ -36,5 +39,15 @@ func TestDownOrder(t *testing.T) {
 		if r.Name != want[i] {
 			t.Fatalf("down order = %v, want %v", got, want)
 		}
+	}
+}
+
+// TestRunRefusesAConflictingContext: the first check of a run fails cleanly (no cluster is
+// contacted, nothing is left open), with the conflict named.
+func TestRunRefusesAConflictingContext(t *testing.T) {
+	p := &plan.Plan{Cluster: &plan.Cluster{Name: "dev", Context: "kind-dev"}, Settings: plan.Settings{CITimeout: 60}}
+	_, err := Run(context.Background(), p, Options{Out: io.Discard, Context: "kind-other"})
+	if err == nil || !strings.Contains(err.Error(), "conflicts with kind_cluster") {
+		t.Fatalf("want the conflict, got %v", err)
 	}
 }

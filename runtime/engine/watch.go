@@ -69,6 +69,12 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 				continue
 			}
 			out.Line("kilnfile", "re-evaluated %s in %s", p.Main, round(time.Since(start)))
+			if declaresNothing(np) && !declaresNothing(e.plan) {
+				// Most likely a file caught half-written, or emptied by mistake: pruning
+				// would tear the whole environment down. kiln down is the way to do that.
+				out.Line("kilnfile", "the project declares nothing now; nothing changes (kiln down deletes everything)")
+				continue
+			}
 			next = np
 		}
 		changed := changedNodes(e.plan, next, paths)
@@ -180,4 +186,9 @@ func describe(changed map[plan.NodeID]bool, paths []string, dir string) string {
 		}
 	}
 	return why
+}
+
+// declaresNothing reports whether p has no image, resource or local resource at all.
+func declaresNothing(p *plan.Plan) bool {
+	return len(p.Images) == 0 && len(p.Resources) == 0 && len(p.LocalResources) == 0
 }

@@ -150,6 +150,11 @@ func TestWatch(t *testing.T) {
 	time.Sleep(time.Second)
 	serve(t, c, ns, "app=gamma", 8080, "hello from gamma")
 
+	// An empty Kilnfile (a file caught half-written) does not tear everything down.
+	write("Kilnfile", "")
+	w.waitFor("declares nothing now", time.Minute)
+	serve(t, c, ns, "app=gamma", 8080, "hello from gamma")
+
 	// Fixed, without gamma: gamma is pruned.
 	write("Kilnfile", kilnfile(""))
 	if out := w.waitFor("done in", 2*time.Minute); !regexp.MustCompile(`[1-9]\d* pruned`).MatchString(out) {

@@ -57,6 +57,9 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			}
 			paths = batch
 		}
+		if e.liveUpdate(ctx, paths) {
+			continue // synced into the running containers: nothing to rebuild
+		}
 		next := e.plan
 		if readsAny(e.plan, paths) {
 			start := time.Now()

@@ -177,3 +177,42 @@ func TestWatch(t *testing.T) {
 	}
 	serve(t, c, ns, "app=alpha", 8080, "alpha two")
 }
+
+// TestWatchLiveUpdate: a change inside a sync() of the image's live_update is copied into
+// the running container, with no rebuild and no new pod; a deleted file is deleted there.
+func TestWatchLiveUpdate(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	files := httpService("lu", ns)
+	files["lu/www/index.html"] = "live one in " + ns + "\n"
+	files["lu/www/extra.html"] = "extra\n"
+	files["Kilnfile"] = "docker_build('example.local/lu', 'lu', live_update=[sync('lu/www', '/www')])\nk8s_yaml('lu.yaml')\n"
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	uid := podUID(t, c, ns, "lu")
+
+	if err := os.WriteFile(filepath.Join(dir, "lu", "www", "index.html"), []byte("live two in "+ns+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "lu", "www", "extra.html")); err != nil {
+		t.Fatal(err)
+	}
+	out := w.waitFor("live update:", time.Minute)
+	if strings.Contains(out, "build  ") {
+		t.Errorf("a synced change was rebuilt:\n%s", out)
+	}
+	serve(t, c, ns, "app=lu", 8080, "live two")
+	if got := podUID(t, c, ns, "lu"); got != uid {
+		t.Errorf("the live update replaced the pod (%s → %s)", uid, got)
+	}
+	pods, err := c.WaitPodsReady(context.Background(), ns, "app=lu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _, err := c.Exec(context.Background(), ns, pods[0].Name, "lu", []string{"sh", "-c", "test -e /www/extra.html && echo present || echo gone"}, nil); err != nil || strings.TrimSpace(stdout) != "gone" {
+		t.Errorf("the deleted file is still in the container (%q, %v)", stdout, err)
+	}
+}

@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/kiln-dev/kiln/runtime/liveupdate"
+	"github.com/kiln-dev/kiln/runtime/plan"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// liveUpdate syncs a change into the running containers of the one image whose live_update
+// covers every changed path, instead of rebuilding it. It returns false, and the change is
+// handled as any other (re-evaluate, rebuild, redeploy), when no image's sync steps cover
+// all the paths, a path matches fall_back_on, no container of the image runs, or a sync
+// fails (the error is printed).
+func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
+	p := e.plan
+	var img *plan.Image
+	var change liveupdate.Change
+	for i := range p.Images {
+		if c, ok := liveupdate.Match(p.Dir, p.Images[i].LiveUpdate, paths); ok {
+			if img != nil {
+				return false // two images sync these files: rebuild both the ordinary way
+			}
+			img, change = &p.Images[i], c
+		}
+	}
+	if img == nil {
+		return false
+	}
+	label := "image " + img.Ref
+	targets, err := e.containersOf(ctx, img)
+	if err != nil || len(targets) == 0 {
+		return false
+	}
+	start := time.Now()
+	for _, t := range targets {
+		if err := liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, change); err != nil {
+			e.out.Line(label, "live update failed: %v; rebuilding instead", err)
+			return false
+		}
+	}
+	e.out.Line(label, "live update: %d files copied, %d deleted, %d commands, into %d containers in %s",
+		len(change.Copies), len(change.Deletes), len(change.Runs), len(targets), round(time.Since(start)))
+	return true
+}
+
+// containersOf lists the running containers of img's current build: those whose image is
+// exactly its repo:tag, in the namespaces of the resources that use it.
+func (e *runner) containersOf(ctx context.Context, img *plan.Image) ([]liveupdate.Target, error) {
+	namespaces := map[string]bool{}
+	for _, r := range e.plan.Resources {
+		for _, ref := range r.Images {
+			if ref != img.Ref {
+				continue
+			}
+			for _, o := range r.Objects {
+				ns := o.Namespace()
+				if ns == "" {
+					ns = e.applier.Namespace
+				}
+				namespaces[ns] = true
+			}
+		}
+	}
+	var out []liveupdate.Target
+	for ns := range namespaces {
+		pods, err := e.kc.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, pod := range pods.Items {
+			if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			for _, c := range pod.Spec.Containers {
+				if c.Image == img.FullRef() && running(pod, c.Name) {
+					out = append(out, liveupdate.Target{Namespace: ns, Pod: pod.Name, Container: c.Name})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func running(pod corev1.Pod, container string) bool {
+	for _, st := range pod.Status.ContainerStatuses {
+		if st.Name == container {
+			return st.State.Running != nil
+		}
+	}
+	return false
+}

@@ -4,17 +4,21 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -38,13 +42,14 @@ func (l *lockedBuffer) String() string {
 
 // watchSession is a kiln watch running in the background.
 type watchSession struct {
-	t              *testing.T
+	t              testing.TB
 	cmd            *exec.Cmd
 	stdout, stderr lockedBuffer
-	seen           int // how much of stdout waitFor has consumed
+	seen           int           // how much of stdout waitFor has consumed
+	poll           time.Duration // how often waitFor looks (default 50 ms)
 }
 
-func startWatch(t *testing.T, args ...string) *watchSession {
+func startWatch(t testing.TB, args ...string) *watchSession {
 	t.Helper()
 	bin, err := kilnBinary()
 	if err != nil {
@@ -84,7 +89,7 @@ func (w *watchSession) waitFor(want string, timeout time.Duration) string {
 		if w.cmd.ProcessState != nil {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(cmp.Or(w.poll, 50*time.Millisecond))
 	}
 	w.t.Fatalf("kiln watch did not print %q within %s\n--- stdout\n%s--- stderr\n%s", want, timeout, w.stdout.String(), w.stderr.String())
 	return ""
@@ -215,4 +220,42 @@ func TestWatchLiveUpdate(t *testing.T) {
 	if stdout, _, err := c.Exec(context.Background(), ns, pods[0].Name, "lu", []string{"sh", "-c", "test -e /www/extra.html && echo present || echo gone"}, nil); err != nil || strings.TrimSpace(stdout) != "gone" {
 		t.Errorf("the deleted file is still in the container (%q, %v)", stdout, err)
 	}
+}
+
+// BenchmarkLiveUpdateEdit: edit → file in the container, over 100 edits (or b.N, if more),
+// under kiln watch: from the write until kiln reports the sync done (the exec that copied the
+// file has returned). Reports p50 and p99. Includes the watcher's 50 ms quiet period.
+func BenchmarkLiveUpdateEdit(b *testing.B) {
+	c, err := Connect(ClusterName())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns := "kiln-bench"
+	_, _ = c.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	files := httpService("lubench", ns)
+	files["Kilnfile"] = "docker_build('example.local/lubench', 'lubench', live_update=[sync('lubench/www', '/www')])\nk8s_yaml('lubench.yaml')\n"
+	dir := writeProject(b, files)
+	defer kiln(b, nil, "down", "-f", dir, contextFlag(c))
+	w := startWatch(b, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	w.poll = time.Millisecond // the measure, not the poll, should decide the figures
+	page := filepath.Join(dir, "lubench", "www", "index.html")
+	n := max(100, b.N)
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if err := os.WriteFile(page, []byte(fmt.Sprintf("edit %d\n", i)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		w.waitFor("live update:", 30*time.Second)
+		took = append(took, time.Since(start))
+		time.Sleep(100 * time.Millisecond) // let each edit be its own batch
+	}
+	b.StopTimer()
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Milliseconds()), "p99-ms")
+	_ = w.cmd.Process.Signal(syscall.SIGINT)
+	_ = w.cmd.Wait()
 }

@@ -116,7 +116,7 @@ func locateFromImage(b []byte, lines []int, startLine, endLine int, escape rune,
 	skipBlank := func() {
 		for i < hi {
 			switch c := b[i]; {
-			case c == ' ' || c == '\t' || c == '\r':
+			case blank(c):
 				i++
 			default:
 				if next, ok := continuation(i); ok {
@@ -153,7 +153,7 @@ func locateFromImage(b []byte, lines []int, startLine, endLine int, escape rune,
 		s := i
 		for i < hi {
 			c := b[i]
-			if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			if blank(c) || c == '\n' {
 				break
 			}
 			if _, ok := continuation(i); ok {
@@ -182,4 +182,10 @@ func locateFromImage(b []byte, lines []int, startLine, endLine int, escape rune,
 		}
 		return s, e, nil
 	}
+}
+
+// blank reports whether c separates words on a Dockerfile line, as BuildKit's parser splits
+// them ([\t\v\f\r ]).
+func blank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'
 }

@@ -46,8 +46,9 @@ func ParsePath(path string) ([]step, error) {
 				steps = append(steps, step{index: -1})
 				continue
 			}
+			// A minus sign is refused even on "-0": there is no counting from the end.
 			n, err := strconv.Atoi(ix)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || strings.HasPrefix(ix, "-") {
 				return nil, fmt.Errorf("JSONPath %q: index %q is not [*] or a number", path, ix)
 			}
 			steps = append(steps, step{index: n})

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/distribution/reference"
 )
 
 // RewriteFrom returns the Dockerfile with the image of every FROM whose
@@ -35,7 +36,9 @@ func RewriteFrom(contents []byte, buildArgs map[string]string, refs map[string]s
 		if !ok {
 			continue
 		}
-		if repl == "" || strings.ContainsFunc(repl, unicode.IsSpace) || strings.ContainsAny(repl, "$\\`") {
+		// Only an image reference may be written in: anything else (blanks, quotes, $, bytes
+		// that are not UTF-8) could change how the line parses.
+		if _, err := reference.ParseNormalizedNamed(repl); err != nil {
 			return nil, &Error{Line: st.Line, Err: fmt.Errorf("invalid replacement image reference %q for %q", repl, st.BaseName)}
 		}
 		n := p.nodes[i]

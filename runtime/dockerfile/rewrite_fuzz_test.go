@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distribution/reference"
+
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
@@ -131,10 +133,11 @@ func FuzzRewriteFrom(f *testing.F) {
 			t.Fatalf("a second rewrite changed the Dockerfile: %v\n%q\n%q", err, out, again)
 		}
 
-		// Each image to itself: the same Dockerfile, where the references are valid ones.
+		// Each image to itself: the same Dockerfile, where the names are valid image
+		// references (RewriteFrom refuses to write in anything else).
 		identity := map[string]string{}
 		for name := range refs {
-			if name != "" && !strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || strings.ContainsRune("$\\`", r) }) {
+			if _, err := reference.ParseNormalizedNamed(name); err == nil {
 				identity[name] = name
 			}
 		}

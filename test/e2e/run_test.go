@@ -462,16 +462,23 @@ func podNames(pods []corev1.Pod) []string {
 	return out
 }
 
-// BenchmarkRunNoChange measures `kiln run` on an unchanged one-service project: evaluation,
-// the up-to-date checks, a no-op apply and the readiness check. Tilt's `tilt ci` takes
-// 1.4-1.6 s for the same on this machine, because it rebuilds and reloads every time.
-func BenchmarkRunNoChange(b *testing.B) {
+// benchCluster connects to the e2e cluster and makes sure the benchmarks' namespace exists.
+func benchCluster(b *testing.B) (*Cluster, string) {
+	b.Helper()
 	c, err := Connect(ClusterName())
 	if err != nil {
 		b.Fatal(err)
 	}
 	ns := "kiln-bench"
 	_, _ = c.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	return c, ns
+}
+
+// BenchmarkRunNoChange measures `kiln run` on an unchanged one-service project: evaluation,
+// the up-to-date checks, a no-op apply and the readiness check. Tilt's `tilt ci` takes
+// 1.4-1.6 s for the same on this machine, because it rebuilds and reloads every time.
+func BenchmarkRunNoChange(b *testing.B) {
+	c, ns := benchCluster(b)
 	dir := writeProject(b, merge(httpService("bench", ns), map[string]string{
 		"Kilnfile": "docker_build('example.local/bench', 'bench')\nk8s_yaml('bench.yaml')\n",
 	}))

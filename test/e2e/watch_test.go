@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -226,12 +225,7 @@ func TestWatchLiveUpdate(t *testing.T) {
 // under kiln watch: from the write until kiln reports the sync done (the exec that copied the
 // file has returned). Reports p50 and p99. Includes the watcher's 50 ms quiet period.
 func BenchmarkLiveUpdateEdit(b *testing.B) {
-	c, err := Connect(ClusterName())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ns := "kiln-bench"
-	_, _ = c.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	c, ns := benchCluster(b)
 	files := httpService("lubench", ns)
 	files["Kilnfile"] = "docker_build('example.local/lubench', 'lubench', live_update=[sync('lubench/www', '/www')])\nk8s_yaml('lubench.yaml')\n"
 	dir := writeProject(b, files)

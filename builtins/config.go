@@ -73,10 +73,23 @@ func (c *configState) module(mainPath string) *starlarkstruct.Module {
 		"parse":                   starlark.NewBuiltin("config.parse", c.parse),
 		"set_enabled_resources":   starlark.NewBuiltin("config.set_enabled_resources", c.setEnabled),
 		"clear_enabled_resources": starlark.NewBuiltin("config.clear_enabled_resources", c.clearEnabled),
-		"tilt_subcommand":         starlark.String(c.s.opts.Subcommand),
+		"tilt_subcommand":         starlark.String(tiltSubcommand(c.s.opts.Subcommand)),
 		"main_path":               starlark.String(mainPath),
 		"main_dir":                starlark.String(filepath.Dir(mainPath)),
 	}}
+}
+
+// tiltSubcommand is config.tilt_subcommand: Tilt's name for the kiln command, which is what
+// extensions test for: kiln watch is `tilt up`, kiln run is `tilt ci`; render and down keep
+// their names (down is `tilt down`).
+func tiltSubcommand(kiln string) string {
+	switch kiln {
+	case "watch":
+		return "up"
+	case "run":
+		return "ci"
+	}
+	return kiln
 }
 
 // parse is config.parse(): the settings' values from the args after "--", then from

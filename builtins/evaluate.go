@@ -7,6 +7,7 @@ import (
 
 	"github.com/kiln-dev/kiln/runtime/contexthash"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/ext"
 	"github.com/kiln-dev/kiln/starlark/host"
 	"go.starlark.net/starlark"
 )
@@ -30,6 +31,20 @@ func EvaluateContext(ctx context.Context, path string, opts Options) (*plan.Plan
 	s.mainPath = main
 	defer s.closeKube()
 	s.renders = openRenderCache(opts.CacheDir)
+	eo := opts.Ext
+	if eo.ProjectDir == "" {
+		eo.ProjectDir = h.Dir
+	}
+	if eo.CacheDir == "" {
+		eo.CacheDir = opts.CacheDir
+	}
+	if eo.Getenv == nil {
+		eo.Getenv = func(k string) string { v, _ := s.getenv(k); return v }
+	}
+	if s.ext, err = ext.New(eo); err != nil {
+		return nil, &EvalError{Err: err}
+	}
+	h.Ext = s.ext
 	h.Predeclared = host.Guard(s.predeclared(main))
 	h.Print = func(msg string) { fmt.Fprintln(s.opts.Stdout, msg) }
 
@@ -40,6 +55,9 @@ func EvaluateContext(ctx context.Context, path string, opts Options) (*plan.Plan
 	}
 	if ctx.Err() != nil {
 		return nil, &EvalError{Err: fmt.Errorf("evaluation stopped: %v", context.Cause(ctx))}
+	}
+	if err := s.ext.Finish(); err != nil {
+		return nil, &EvalError{Err: err}
 	}
 	if s.opts.CacheDir != "" {
 		if s.hashCache, err = contexthash.Open(s.opts.CacheDir); err != nil {
@@ -74,7 +92,7 @@ func (s *State) predeclared(mainPath string) starlark.StringDict {
 	for _, group := range []starlark.StringDict{
 		s.fileBuiltins(), s.osModules(), s.settingsBuiltins(), s.imageBuiltins(),
 		s.k8sBuiltins(), s.chartBuiltins(), s.localBuiltins(), s.clusterBuiltins(),
-		s.includeBuiltins(), {"config": s.config.module(mainPath)},
+		s.includeBuiltins(), {"config": s.config.module(mainPath), "v1alpha1": s.v1alpha1Module()},
 	} {
 		for k, v := range group {
 			all[k] = v

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kiln-dev/kiln/runtime/contexthash"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/ext"
 	"github.com/kiln-dev/kiln/starlark/host"
 	"go.starlark.net/starlark"
 )
@@ -20,7 +21,8 @@ import (
 type Options struct {
 	// Args are the script arguments after "--", read by config.parse().
 	Args []string
-	// Subcommand is config.tilt_subcommand: "render", "run", "watch", "down".
+	// Subcommand is the kiln command: "render", "run", "watch", "down" (config.tilt_subcommand
+	// answers Tilt's name for it: see tiltSubcommand).
 	Subcommand string
 	// Context is the kubeconfig context chosen on the command line ("" = kubeconfig's current).
 	Context string
@@ -38,6 +40,9 @@ type Options struct {
 	// Limits bound the evaluation: Starlark steps, call depth, file sizes, memory (zero
 	// fields: the defaults).
 	Limits host.Limits
+	// Ext configures ext:// resolution and kiln.lock. ProjectDir and CacheDir are filled in
+	// when empty; Getenv defaults to Env (or the process environment).
+	Ext ext.Options
 }
 
 // State is everything the builtins recorded during one evaluation.
@@ -70,6 +75,8 @@ type State struct {
 	env map[string]*string
 	// kube is the scoped kubeconfig local() commands get (see commandEnv).
 	kube scopedKube
+	// ext resolves ext:// loads and keeps kiln.lock.
+	ext *ext.Resolver
 }
 
 // newState returns an empty state with Tilt's default settings.

@@ -66,9 +66,20 @@ type Host struct {
 	// Limits bound the evaluation: steps, call depth, file sizes, memory.
 	Limits Limits
 
-	mu      sync.Mutex
-	read    map[string]bool
-	modules map[string]*module
+	// Ext resolves ext:// loads (see starlark/ext); nil: only Tilt's vendored tilt_modules/NAME.
+	Ext ExtResolver
+
+	mu       sync.Mutex
+	read     map[string]bool
+	modules  map[string]*module
+	extFiles map[string]string // an extension's Tiltfile → its load name
+}
+
+// ExtResolver returns the Tiltfile of the extension name (what follows ext://). loader is the
+// load name of the extension that loads it ("" for a project file); at is the load()'s
+// file:line.
+type ExtResolver interface {
+	Resolve(ctx context.Context, name, loader, at string) (string, error)
 }
 
 type module struct {
@@ -85,6 +96,7 @@ func New(dir string, predeclared starlark.StringDict) *Host {
 		Print:       func(msg string) { fmt.Fprintln(os.Stderr, msg) },
 		read:        map[string]bool{},
 		modules:     map[string]*module{},
+		extFiles:    map[string]string{},
 	}
 }
 
@@ -240,14 +252,11 @@ func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, 
 	var path string
 	switch {
 	case strings.HasPrefix(name, "ext://"):
-		// Extensions vendored under tilt_modules/ (as Tilt keeps them) load offline; fetching
-		// them from an extension repository comes later.
-		ext := strings.TrimPrefix(name, "ext://")
-		path = filepath.Join(h.Dir, "tilt_modules", filepath.FromSlash(ext), "Tiltfile")
-		h.RecordRead(path)
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("load(%q): extension %q is not vendored at %s, and fetching extensions comes later; copy the extension's Tiltfile there, or into your project and load() it by relative path", name, ext, h.Rel(path))
+		p, err := h.resolveExt(thread, strings.TrimPrefix(name, "ext://"))
+		if err != nil {
+			return nil, err
 		}
+		path = p
 	case strings.Contains(name, "://"):
 		return nil, fmt.Errorf("load(%q): only local files and vendored ext:// extensions can be loaded", name)
 	default:
@@ -279,6 +288,39 @@ func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, 
 	}
 	h.mu.Unlock()
 	return h.execModule(thread, path)
+}
+
+// resolveExt finds an extension's Tiltfile through h.Ext, or, without one, vendored under
+// tilt_modules/ as Tilt keeps them.
+func (h *Host) resolveExt(thread *starlark.Thread, ext string) (string, error) {
+	if h.Ext == nil {
+		path := filepath.Join(h.Dir, "tilt_modules", filepath.FromSlash(ext), "Tiltfile")
+		h.RecordRead(path)
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("load(\"ext://%s\"): extension %q is not vendored at %s; copy the extension's Tiltfile there, or into your project and load() it by relative path", ext, ext, h.Rel(path))
+		}
+		return path, nil
+	}
+	at := ""
+	if thread.CallStackDepth() > 0 {
+		at = thread.CallFrame(0).Pos.String()
+	}
+	h.mu.Lock()
+	loader := h.extFiles[CurrentFile(thread)]
+	h.mu.Unlock()
+	path, err := h.Ext.Resolve(Context(thread), ext, loader, at)
+	if err != nil {
+		if at != "" {
+			return "", fmt.Errorf("%s: %w", at, err)
+		}
+		return "", err
+	}
+	path = filepath.Clean(path)
+	h.RecordRead(path)
+	h.mu.Lock()
+	h.extFiles[path] = ext
+	h.mu.Unlock()
+	return path, nil
 }
 
 // execModule runs the file at path once, marked as loading while it runs so that a load()

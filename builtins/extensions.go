@@ -1,0 +1,57 @@
+package builtins
+
+import (
+	"fmt"
+
+	"github.com/kiln-dev/kiln/starlark/ext"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// v1alpha1Module holds the v1alpha1 members kiln implements: extension_repo and extension,
+// which register before the load('ext://…') that needs them, as in Tilt. withTiltAPI adds the
+// rest. See docs/reference/extensions.md.
+func (s *State) v1alpha1Module() *starlarkstruct.Module {
+	return &starlarkstruct.Module{Name: "v1alpha1", Members: starlark.StringDict{
+		"extension_repo": starlark.NewBuiltin("v1alpha1.extension_repo", s.extensionRepo),
+		"extension":      starlark.NewBuiltin("v1alpha1.extension", s.extension),
+	}}
+}
+
+func (s *State) extensionRepo(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var r ext.Repo
+	var labels, annotations *starlark.Dict
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &r.Name, "labels?", &labels, "annotations?", &annotations,
+		"url?", &r.URL, "ref?", &r.Ref, "load_host?", &r.LoadHost, "git_subpath?", &r.GitSubpath); err != nil {
+		return nil, err
+	}
+	r.At = pos(t)
+	if s.ext == nil {
+		return starlark.None, nil
+	}
+	if err := s.ext.AddRepo(r); err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	return starlark.None, nil
+}
+
+func (s *State) extension(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var e ext.Extension
+	var labels, annotations *starlark.Dict
+	var extArgs stringList
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &e.Name, "labels?", &labels, "annotations?", &annotations,
+		"repo_name?", &e.RepoName, "repo_path?", &e.RepoPath, "args?", &extArgs); err != nil {
+		return nil, err
+	}
+	e.Args, e.At = extArgs, pos(t)
+	if len(e.Args) > 0 {
+		s.warn("%s: v1alpha1.extension(%q, args=) is recorded but not passed to the extension in this build", e.At, e.Name)
+	}
+	if s.ext == nil {
+		return starlark.None, nil
+	}
+	if err := s.ext.AddExtension(e); err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	return starlark.None, nil
+}

@@ -98,6 +98,11 @@ func (s *Scrubber) Scrub(text string) string {
 	return string(out)
 }
 
+// ScrubStream scrubs the next part of a stream for callers that keep their own state (the
+// log manager): out is decided, rest may still be the start of a secret and must be passed
+// again in front of what follows, or with final when the stream ends. rest aliases b.
+func (s *Scrubber) ScrubStream(b []byte, final bool) (out, rest []byte) { return s.scrub(b, final) }
+
 // scrub replaces every secret form in b, scanning left to right and taking the longest form
 // at each position. Unless final, it stops where the rest of b could still grow into a form
 // (b ends inside one), and returns that rest unscrubbed, to be scrubbed with what follows.

@@ -186,3 +186,28 @@ func TestScrubPrintedForms(t *testing.T) {
 		t.Errorf("printer leaked %q", l)
 	}
 }
+
+// TestScrubStream: a multi-line secret fed one byte at a time comes out as one placeholder,
+// and what is held back is never more than could still become the secret.
+func TestScrubStream(t *testing.T) {
+	secret := "first-line-of-the-key\nsecond-line-of-the-key\n"
+	s := NewScrubber(map[string]string{secret: "ns/k:key"})
+	in := "before\n" + secret + "after\n"
+	var out, held []byte
+	for i := 0; i < len(in); i++ {
+		clear, rest := s.ScrubStream(append(held, in[i]), false)
+		out = append(out, clear...)
+		held = append([]byte(nil), rest...)
+		if len(held) > len(secret) {
+			t.Fatalf("held %d bytes, more than the secret", len(held))
+		}
+	}
+	clear, rest := s.ScrubStream(held, true)
+	out = append(out, clear...)
+	if len(rest) != 0 {
+		t.Fatalf("final left %q", rest)
+	}
+	if got := string(out); strings.Contains(got, "line-of-the-key") || !strings.Contains(got, "[redacted: secret ns/k:key]") || !strings.HasPrefix(got, "before\n") || !strings.HasSuffix(got, "after\n") {
+		t.Fatalf("stream scrub = %q", got)
+	}
+}

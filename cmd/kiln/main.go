@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 
 	"github.com/kiln-dev/kiln/builtins"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/starlark/ext"
 	"github.com/kiln-dev/kiln/starlark/host"
 	"github.com/spf13/pflag"
 )
@@ -31,12 +33,14 @@ Usage:
   kiln watch  [-f FILE] [--context CTX] [--namespace NS] [-- ARGS]
   kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
+  kiln ext    list|update [NAME]|vendor [-f FILE] [-- ARGS]
 
 Commands:
   run      build, load, apply and wait: exit 0 only when every resource is up and ready
   watch    run, then keep the cluster equal to the project as files change, until Ctrl-C
   down     delete what kiln applied for the project
   render   print the fully resolved manifests (or, with -o json, the whole plan)
+  ext      the ext:// extensions kiln.lock pins: list them, update them, vendor them
 
 Run 'kiln COMMAND --help' for a command's flags.
 `
@@ -74,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return downCmd(args[1:], stdout, stderr)
 	case "watch":
 		return watchCmd(args[1:], stdout, stderr)
+	case "ext":
+		return extCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
@@ -82,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // commonFlags are the flags every command that evaluates a project takes.
 type commonFlags struct {
 	file, context, namespace string
+	frozen                   bool        // refuse to change kiln.lock (also CI=true)
 	limits                   host.Limits // from the environment (readLimits)
 }
 
@@ -89,6 +96,7 @@ func (c *commonFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&c.file, "file", "f", ".", "the Kilnfile or Tiltfile, or a directory holding one")
 	fs.StringVar(&c.context, "context", "", "the kubeconfig context to use (default: the current context)")
 	fs.StringVarP(&c.namespace, "namespace", "n", "", "the default namespace")
+	fs.BoolVar(&c.frozen, "frozen", false, "refuse to change kiln.lock: an ext:// extension it does not pin is an error (default when CI=true)")
 }
 
 // parseFlags parses args, splitting off the script args after "--".
@@ -185,5 +193,13 @@ func evalOptions(common commonFlags, scriptArgs []string, subcommand string, std
 	return builtins.Options{
 		Args: scriptArgs, Subcommand: subcommand, Context: common.context, Namespace: common.namespace,
 		Stdout: stderr, Stderr: stderr, CacheDir: cacheDir(), Limits: common.limits,
+		// kiln down never fetches and never writes the lock.
+		Ext: ext.Options{Frozen: common.frozen || ciMode(), Offline: subcommand == "down"},
 	}
+}
+
+// ciMode reports whether CI=true (or 1) is set: CI refuses to change kiln.lock.
+func ciMode() bool {
+	v, _ := strconv.ParseBool(os.Getenv("CI"))
+	return v
 }

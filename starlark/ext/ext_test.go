@@ -8,38 +8,15 @@ import (
 	"testing"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/kiln-dev/kiln/internal/testenv"
+	"github.com/kiln-dev/kiln/internal/testgit"
 )
 
-// gitRepo makes a git repository in a temp dir holding files, committed with go-git.
+// gitRepo makes a git repository in a temp dir holding files; commit adds a commit.
 func gitRepo(t *testing.T, files map[string]string) (dir string, commit func(map[string]string) string) {
 	t.Helper()
 	dir = t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	commit = func(files map[string]string) string {
-		wt, err := repo.Worktree()
-		if err != nil {
-			t.Fatal(err)
-		}
-		testenv.WriteFiles(t, dir, files)
-		for name := range files {
-			if _, err := wt.Add(name); err != nil {
-				t.Fatal(err)
-			}
-		}
-		h, err := wt.Commit("test", &git.CommitOptions{Author: &object.Signature{Name: "kiln", Email: "kiln@example.com", When: time.Unix(1700000000, 0)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.String()
-	}
-	commit(files)
-	return dir, commit
+	testgit.Commit(t, dir, files)
+	return dir, func(files map[string]string) string { return testgit.Commit(t, dir, files) }
 }
 
 type env map[string]string

@@ -258,7 +258,7 @@ func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, 
 		}
 		path = p
 	case strings.Contains(name, "://"):
-		return nil, fmt.Errorf("load(%q): only local files and vendored ext:// extensions can be loaded", name)
+		return nil, fmt.Errorf("load(%q): only local files and ext:// extensions can be loaded", name)
 	default:
 		path = AbsPath(thread, name)
 	}

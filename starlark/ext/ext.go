@@ -362,7 +362,7 @@ func (r *Resolver) record(name string, t target, commit, dir string, locked *Loc
 		return fmt.Errorf("ext://%s: hashing %s: %v", name, dir, err)
 	}
 	if check && locked != nil && locked.Hash != sum {
-		return fmt.Errorf("ext://%s has changed: kiln.lock has %s, but %s now hashes to %s; if the change is intended, accept it with `kiln ext update %s` (it shows the diff), otherwise remove the modified copy so kiln fetches it again", name, locked.Hash, dir, sum, name)
+		return fmt.Errorf("ext://%s has changed: kiln.lock has %s, but %s now hashes to %s; if the change is intended, accept it with `kiln ext update %s` (it shows the diff); otherwise restore the extension's files (a fetched copy: delete %s, and kiln fetches it again)", name, locked.Hash, dir, sum, name, dir)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

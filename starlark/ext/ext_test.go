@@ -12,7 +12,7 @@ import (
 )
 
 // gitRepo makes a git repository in a temp dir holding files; commit adds a commit.
-func gitRepo(t *testing.T, files map[string]string) (dir string, commit func(map[string]string) string) {
+func gitRepo(t testing.TB, files map[string]string) (dir string, commit func(map[string]string) string) {
 	t.Helper()
 	dir = t.TempDir()
 	testgit.Commit(t, dir, files)

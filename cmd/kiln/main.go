@@ -33,6 +33,7 @@ Usage:
   kiln watch  [-f FILE] [--context CTX] [--namespace NS] [-- ARGS]
   kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
+  kiln get    KIND [NAME] [-f FILE] [-o json|yaml]
   kiln ext    list|update [NAME]|vendor [-f FILE] [-- ARGS]
 
 Commands:
@@ -40,6 +41,7 @@ Commands:
   watch    run, then keep the cluster equal to the project as files change, until Ctrl-C
   down     delete what kiln applied for the project
   render   print the fully resolved manifests (or, with -o json, the whole plan)
+  get      show what the project's kiln watch is doing: resources, images, ... (its status API)
   ext      the ext:// extensions kiln.lock pins: list them, update them, vendor them
 
 Run 'kiln COMMAND --help' for a command's flags.
@@ -80,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return watchCmd(args[1:], stdout, stderr)
 	case "ext":
 		return extCmd(args[1:], stdout, stderr)
+	case "get":
+		return getCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -8,9 +8,12 @@ import (
 	"slices"
 
 	"github.com/kiln-dev/kiln/builtins"
+	"github.com/kiln-dev/kiln/runtime/apply"
 	"github.com/kiln-dev/kiln/runtime/engine"
 	"github.com/kiln-dev/kiln/runtime/filewatch"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/runtime/status"
+	"github.com/kiln-dev/kiln/runtime/statusapi"
 	"github.com/spf13/pflag"
 )
 
@@ -55,9 +58,22 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
+	store := status.New()
+	stateDir, err := statusapi.StateDir(apply.ProjectID(p.Dir))
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	api, err := statusapi.Start(stateDir, store, statusapi.Handlers{})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFail
+	}
+	defer api.Close()
+	fmt.Fprintf(stderr, "kiln watch: status API at %s (kiln get resources)\n", stateDir)
 	warned := slices.Clone(p.Warnings)
 	err = engine.Watch(ctx, p, engine.WatchOptions{
-		Options: engine.Options{Out: stdout, Context: common.context, Namespace: common.namespace, CacheDir: cacheDir(),
+		Options: engine.Options{Out: stdout, Context: common.context, Namespace: common.namespace, CacheDir: cacheDir(), Store: store,
 			Replan: func(registry string) (*plan.Plan, error) {
 				opts := evalOptions(common, scriptArgs, "watch", io.Discard)
 				opts.DefaultRegistry = registry

@@ -18,6 +18,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/output"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/runtime/ready"
+	"github.com/kiln-dev/kiln/runtime/status"
 )
 
 // Options configure a run.
@@ -35,6 +36,9 @@ type Options struct {
 	// the cluster's local registry (KEP-1755) when it advertises one and the Kilnfile names
 	// no default_registry, so that images are pushed there instead of loaded.
 	Replan func(registry string) (*plan.Plan, error)
+	// Store, when set, receives the state of every resource as it changes (kiln watch
+	// serves it to kiln get and the views).
+	Store *status.Store
 }
 
 // Step durations of one resource.
@@ -185,7 +189,9 @@ func (e *runner) update(ctx context.Context, want func(plan.NodeID) bool, sum *S
 		e.builder.CacheDir = e.opts.CacheDir
 	}
 	e.built, e.loaded = nil, nil
+	e.publishAll()
 	runErr := e.run(ctx, want)
+	e.publishAll()
 	sum.Results = e.orderedResults()
 	sum.Built, sum.Loaded = e.built, e.loaded
 	return e.settleInventory(ctx, runErr, sum)

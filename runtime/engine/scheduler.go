@@ -70,6 +70,10 @@ func (e *runner) run(ctx context.Context, want func(plan.NodeID) bool) error {
 	}
 	enabled := enabledSet(p)
 	return schedule(ctx, g, p.Settings.MaxParallelUpdates, want, func(ctx context.Context, n plan.NodeID) error {
-		return e.runNode(ctx, n, enabled)
+		name := nodeResult(n)
+		e.setStatus(name, "running")
+		err := e.runNode(ctx, n, enabled)
+		e.settle(name, err)
+		return err
 	})
 }

@@ -32,6 +32,9 @@ func (p *Printer) Line(resource, format string, args ...any) {
 	p.write(resource, p.scrubber().Scrub(fmt.Sprintf(format, args...)))
 }
 
+// Scrub returns text with the secret values replaced, as Line would print it.
+func (p *Printer) Scrub(text string) string { return p.scrubber().Scrub(text) }
+
 func (p *Printer) scrubber() *Scrubber {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -130,6 +131,7 @@ func TestWatch(t *testing.T) {
 	w.waitFor("update (start) done", 4*time.Minute)
 	serve(t, c, ns, "app=alpha", 8080, "alpha one")
 	betaUID := podUID(t, c, ns, "beta")
+	checkGetResources(t, dir, map[string]string{"alpha": "ready", "beta": "ready", "image example.local/alpha": "ready"})
 
 	// A file in alpha's build context: alpha is rebuilt and redeployed, beta is untouched.
 	write("alpha/www/index.html", "alpha two in "+ns+"\n")
@@ -180,6 +182,43 @@ func TestWatch(t *testing.T) {
 		t.Errorf("kiln watch took %s to stop", d)
 	}
 	serve(t, c, ns, "app=alpha", 8080, "alpha two")
+	if r := kiln(t, nil, "get", "resources", "-f", dir); r.code != 1 || !strings.Contains(r.stderr, "no kiln watch is running for this project") {
+		t.Errorf("kiln get after kiln watch stopped:\n%s", r)
+	}
+}
+
+// checkGetResources asks the project's kiln watch, through kiln get, for its resources, and
+// checks the state of each named one.
+func checkGetResources(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	r := kiln(t, nil, "get", "resources", "-f", dir, "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("kiln get resources:\n%s", r)
+	}
+	var list struct {
+		Items []struct {
+			Name   string `json:"name"`
+			Status struct {
+				State string `json:"state"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatalf("kiln get resources -o json: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, it := range list.Items {
+		got[it.Name] = it.Status.State
+	}
+	for name, state := range want {
+		if got[name] != state {
+			t.Errorf("kiln get resources: %s is %q, want %q (all: %v)", name, got[name], state, got)
+		}
+	}
+	table := kiln(t, nil, "get", "resources", "-f", dir)
+	if table.code != 0 || !strings.Contains(table.stdout, "STATUS") || !strings.Contains(table.stdout, "alpha") {
+		t.Errorf("kiln get resources (table):\n%s", table)
+	}
 }
 
 // TestWatchLiveUpdate: a change inside a sync() of the image's live_update is copied into

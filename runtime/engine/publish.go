@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"strings"
+	"time"
+
+	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/runtime/status"
+)
+
+// publish writes one resource's result to the status store (Options.Store), where the
+// local API, kiln get and the views read it. Without a store it does nothing.
+func (e *runner) publish(name string) {
+	if e.opts.Store == nil {
+		return
+	}
+	e.mu.Lock()
+	r := e.results[name]
+	if r == nil {
+		e.mu.Unlock()
+		return
+	}
+	st := status.ResourceStatus{State: stateOf(r.Status), LastUpdate: time.Now()}
+	if r.Err != nil {
+		st.Error = r.Err.Error()
+	}
+	for _, s := range r.Steps {
+		st.Steps = append(st.Steps, status.Step{Name: s.Name, DurationMS: float64(s.Duration.Microseconds()) / 1000, Note: s.Note})
+	}
+	kind := r.Kind
+	e.mu.Unlock()
+	if st.Error != "" {
+		st.Error = e.out.Scrub(st.Error)
+	}
+	e.opts.Store.Put(status.KindResource, name, e.specOf(name, kind), st)
+}
+
+// stateOf maps a result's status to the store's states.
+func stateOf(s string) string {
+	switch s {
+	case "not started":
+		return status.StatePending
+	case "running":
+		return status.StateUpdating
+	}
+	return s
+}
+
+// specOf is what the plan says of a resource, for the store.
+func (e *runner) specOf(name, kind string) status.ResourceSpec {
+	p := e.plan
+	spec := status.ResourceSpec{Type: kind}
+	links := func(ls []plan.Link) (out []string) {
+		for _, l := range ls {
+			out = append(out, l.URL)
+		}
+		return out
+	}
+	switch kind {
+	case "image":
+		spec.Images = []string{strings.TrimPrefix(name, "image ")}
+		spec.AutoInit = true
+	case "k8s":
+		for _, r := range p.Resources {
+			if r.Name == name {
+				spec.TriggerMode, spec.AutoInit, spec.ResourceDeps = r.TriggerMode, r.AutoInit, r.ResourceDeps
+				spec.Images, spec.Labels, spec.Links = r.Images, r.Labels, links(r.Links)
+			}
+		}
+	case "local":
+		for _, lr := range p.LocalResources {
+			if lr.Name == name {
+				spec.TriggerMode, spec.AutoInit, spec.ResourceDeps = lr.TriggerMode, lr.AutoInit, lr.ResourceDeps
+				spec.Labels, spec.Links = lr.Labels, links(lr.Links)
+			}
+		}
+	}
+	return spec
+}
+
+// publishAll writes every resource's result, and removes from the store the resources the
+// plan no longer has.
+func (e *runner) publishAll() {
+	if e.opts.Store == nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, r := range e.orderedResults() {
+		have[r.Name] = true
+		e.publish(r.Name)
+	}
+	objs, _ := e.opts.Store.List(status.KindResource)
+	for _, o := range objs {
+		if !have[o.Name] {
+			e.opts.Store.Delete(status.KindResource, o.Name)
+		}
+	}
+}
+
+// nodeResult is the name of a node's row in the results: "image REF" for an image.
+func nodeResult(n plan.NodeID) string {
+	kind, name, _ := strings.Cut(string(n), ":")
+	if kind == plan.NodeImage {
+		return "image " + name
+	}
+	return name
+}
+
+// setStatus sets a resource's status and publishes it.
+func (e *runner) setStatus(name, s string) {
+	e.mu.Lock()
+	r := e.results[name]
+	if r != nil {
+		r.Status = s
+	}
+	e.mu.Unlock()
+	e.publish(name)
+}
+
+// settle ends a node's "running" status when its step left none (a canceled or failed
+// step), then publishes it.
+func (e *runner) settle(name string, err error) {
+	e.mu.Lock()
+	if r := e.results[name]; r != nil && r.Status == "running" {
+		r.Status = "ready"
+		if err != nil {
+			r.Status, r.Err = "failed", err
+		}
+	}
+	e.mu.Unlock()
+	e.publish(name)
+}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strings"
-	"time"
 
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/runtime/status"
@@ -20,7 +19,7 @@ func (e *runner) publish(name string) {
 		e.mu.Unlock()
 		return
 	}
-	st := status.ResourceStatus{State: stateOf(r.Status), LastUpdate: time.Now()}
+	st := status.ResourceStatus{State: stateOf(r.Status)}
 	if r.Err != nil {
 		st.Error = r.Err.Error()
 	}

@@ -41,10 +41,10 @@ type ResourceSpec struct {
 
 // ResourceStatus is what happened to a resource.
 type ResourceStatus struct {
-	State      string    `json:"state"`
-	Steps      []Step    `json:"steps,omitempty"`
-	LastUpdate time.Time `json:"lastUpdate,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	// State, Steps and Error are the last update's; the object's Updated is when it changed.
+	State string `json:"state"`
+	Steps []Step `json:"steps,omitempty"`
+	Error string `json:"error,omitempty"`
 	// From discovery and forwards (Kubernetes resources only).
 	PodsReady int      `json:"podsReady"`
 	Pods      int      `json:"pods"`

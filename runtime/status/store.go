@@ -8,6 +8,7 @@
 package status
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -52,7 +53,7 @@ func New() *Store {
 }
 
 // Put sets the spec and status of an object, creating it if needed. A nil spec or status
-// leaves the stored one as it was. Values are marshalled now; an unmarshallable value is a
+// leaves the stored one as it was; a Put that changes nothing is not a change. Values are marshalled now; an unmarshallable value is a
 // programming error and panics.
 func (s *Store) Put(kind, name string, spec, st any) {
 	specJSON, statusJSON := marshal(spec), marshal(st)
@@ -64,6 +65,9 @@ func (s *Store) Put(kind, name string, spec, st any) {
 	if o == nil {
 		o = &Object{Kind: kind, Name: name, Created: now}
 		s.objects[k] = o
+	}
+	if o.Version != 0 && (specJSON == nil || bytes.Equal(specJSON, o.Spec)) && (statusJSON == nil || bytes.Equal(statusJSON, o.Status)) {
+		return // nothing changed: no new version, no subscriber woken, Updated stays the time of the last change
 	}
 	if specJSON != nil {
 		o.Spec = specJSON

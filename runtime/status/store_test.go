@@ -29,6 +29,18 @@ func TestPutKeepsASnapshotNotTheValue(t *testing.T) {
 	if string(o2.Spec) != string(o.Spec) || o2.Version <= o.Version || !o2.Created.Equal(o.Created) {
 		t.Fatalf("update lost the spec or the creation time, or kept the version: %+v then %+v", o, o2)
 	}
+	// Putting the same values again is no change: same version, no subscriber woken.
+	sub := s.Subscribe()
+	defer sub.Close()
+	s.Put(KindResource, "api", ResourceSpec{Type: "k8s"}, ResourceStatus{State: StateReady})
+	if o3, _ := s.Get(KindResource, "api"); o3.Version != o2.Version || !o3.Updated.Equal(o2.Updated) {
+		t.Fatalf("an identical Put made a new version: %d then %d", o2.Version, o3.Version)
+	}
+	select {
+	case <-sub.C:
+		t.Fatal("an identical Put woke a subscriber")
+	default:
+	}
 }
 
 func TestSinceReportsChangesAndDeletions(t *testing.T) {

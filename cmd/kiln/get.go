@@ -102,8 +102,8 @@ func printTable(w io.Writer, items []status.Object, now time.Time) {
 		var st status.ResourceStatus
 		_ = json.Unmarshal(o.Spec, &spec)
 		_ = json.Unmarshal(o.Status, &st)
-		pods := "-"
-		if spec.Type == "k8s" {
+		pods := "-" // until discovery reports pods: 0/0 would claim a count nobody made
+		if spec.Type == "k8s" && st.Pods > 0 {
 			pods = fmt.Sprintf("%d/%d", st.PodsReady, st.Pods)
 		}
 		state := st.State

@@ -45,12 +45,7 @@ func getCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kiln get: --output must be json or yaml, not %q\n", *output)
 		return exitUsage
 	}
-	dir, err := projectStateDir(*file)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitFail
-	}
-	c, err := statusapi.Dial(dir)
+	c, err := dialProject(*file)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitFail

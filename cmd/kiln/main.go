@@ -34,6 +34,8 @@ Usage:
   kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
   kiln get    KIND [NAME] [-f FILE] [-o json|yaml]
+  kiln trigger RESOURCE... [-f FILE]
+  kiln wait   --for=ready RESOURCE...|--all [-f FILE] [--timeout 5m]
   kiln ext    list|update [NAME]|vendor [-f FILE] [-- ARGS]
 
 Commands:
@@ -42,6 +44,8 @@ Commands:
   down     delete what kiln applied for the project
   render   print the fully resolved manifests (or, with -o json, the whole plan)
   get      show what the project's kiln watch is doing: resources, images, ... (its status API)
+  trigger  run a resource now in the project's kiln watch (trigger_mode manual, or to re-run)
+  wait     wait until resources of the project's kiln watch are ready, for scripts
   ext      the ext:// extensions kiln.lock pins: list them, update them, vendor them
 
 Run 'kiln COMMAND --help' for a command's flags.
@@ -84,6 +88,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return extCmd(args[1:], stdout, stderr)
 	case "get":
 		return getCmd(args[1:], stdout, stderr)
+	case "trigger":
+		return triggerCmd(args[1:], stdout, stderr)
+	case "wait":
+		return waitCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -64,7 +64,18 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitFail
 	}
-	api, err := statusapi.Start(stateDir, store, statusapi.Handlers{})
+	triggers := make(chan string, 16)
+	api, err := statusapi.Start(stateDir, store, statusapi.Handlers{Trigger: func(name string) error {
+		if _, ok := store.Get(status.KindResource, name); !ok {
+			return fmt.Errorf("the project has no resource named %q (kiln get resources lists them)", name)
+		}
+		select {
+		case triggers <- name:
+			return nil
+		default:
+			return fmt.Errorf("too many triggers are waiting; try again when the current update is done")
+		}
+	}})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitFail
@@ -94,7 +105,8 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 			warned = slices.Clone(np.Warnings)
 			return np, nil
 		},
-		Changes: changes,
+		Changes:  changes,
+		Triggers: triggers,
 		Watch: func(p *plan.Plan) error {
 			if err := w.SetIgnore(watchIgnore(p)); err != nil {
 				return err

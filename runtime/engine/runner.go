@@ -49,6 +49,8 @@ type runner struct {
 	inventory []apply.Ref
 	built     []string
 	loaded    []string
+	// forced names the resources kiln trigger runs now: they run even with auto_init=False.
+	forced map[string]bool
 }
 
 func (e *runner) result(name, kind string) *ResourceResult {
@@ -98,7 +100,10 @@ func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]
 			return err
 		}
 		skip := func(autoInit bool, kind string) bool {
-			if !autoInit || enabled != nil && !enabled[name] {
+			e.mu.Lock()
+			forced := e.forced[name]
+			e.mu.Unlock()
+			if !autoInit && !forced || enabled != nil && !enabled[name] {
 				e.result(name, kind).Status = "skipped"
 				return true
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kiln-dev/kiln/runtime/output"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/runtime/status"
 )
 
 // WatchOptions configure kiln watch: Options, plus where changes come from.
@@ -22,6 +23,9 @@ type WatchOptions struct {
 	// Watch is called with every plan that becomes current, so that the caller watches the
 	// plan's inputs (runtime/filewatch).
 	Watch func(*plan.Plan) error
+	// Triggers delivers the names of resources to run now (kiln trigger): a manual one, one
+	// with auto_init=False, or any to re-run.
+	Triggers <-chan string
 }
 
 // Watch brings the cluster to p as Run does, then keeps it equal to the project until ctx
@@ -56,6 +60,9 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 				return nil
 			}
 			paths = batch
+		case name := <-opts.Triggers:
+			e.trigger(ctx, name)
+			continue
 		}
 		if e.liveUpdate(ctx, paths) {
 			continue // synced into the running containers: nothing to rebuild
@@ -81,8 +88,9 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			next = np
 		}
 		changed := changedNodes(e.plan, next, paths)
+		held := holdManual(next, changed)
 		removed := removedResources(e.plan, next)
-		if len(changed) == 0 && len(removed) == 0 {
+		if len(changed) == 0 && len(removed) == 0 && len(held) == 0 {
 			continue
 		}
 		for _, name := range removed {
@@ -97,8 +105,33 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 				out.Line("watch", "error: %v", err)
 			}
 		}
+		for _, name := range held {
+			e.result(name, "").Err = nil
+			e.setStatus(name, status.StateWaiting)
+			out.Line(name, "changed; trigger_mode is manual: run it with kiln trigger %s", name)
+		}
+		if len(changed) == 0 && len(removed) == 0 {
+			continue
+		}
 		e.watchUpdate(ctx, func(n plan.NodeID) bool { return changed[n] }, describe(changed, paths, p.Dir))
 	}
+}
+
+// trigger runs one resource now, as kiln trigger asks: its images (rebuilt only if their
+// bytes changed) and the resource itself, even when its auto_init is False.
+func (e *runner) trigger(ctx context.Context, name string) {
+	nodes, err := triggerNodes(e.plan, name)
+	if err != nil {
+		e.out.Line("trigger", "%v", err)
+		return
+	}
+	e.mu.Lock()
+	e.forced = map[string]bool{name: true}
+	e.mu.Unlock()
+	e.watchUpdate(ctx, func(n plan.NodeID) bool { return nodes[n] }, "kiln trigger "+name)
+	e.mu.Lock()
+	e.forced = nil
+	e.mu.Unlock()
 }
 
 // watchUpdate runs one update and prints its outcome; a failure is reported, not returned.

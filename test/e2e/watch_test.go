@@ -216,8 +216,13 @@ func checkGetResources(t *testing.T, dir string, want map[string]string) {
 		}
 	}
 	table := kiln(t, nil, "get", "resources", "-f", dir)
-	if table.code != 0 || !strings.Contains(table.stdout, "STATUS") || !strings.Contains(table.stdout, "alpha") {
+	if table.code != 0 || !strings.Contains(table.stdout, "STATUS") {
 		t.Errorf("kiln get resources (table):\n%s", table)
+	}
+	for name := range want {
+		if !strings.Contains(table.stdout, name) {
+			t.Errorf("kiln get resources (table) has no row for %s:\n%s", name, table)
+		}
 	}
 }
 

@@ -104,6 +104,8 @@ func (s *sink) emit() {
 		}
 		if s.dropping {
 			s.dropping = false
+		} else if i > max { // a whole long line that came in one write
+			s.add(append(rest[:max:max], truncatedMarker...))
 		} else {
 			s.add(rest[:i])
 		}

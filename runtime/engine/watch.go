@@ -106,7 +106,10 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			}
 		}
 		for _, name := range held {
-			e.result(name, "").Err = nil
+			r := e.result(name, "")
+			e.mu.Lock()
+			r.Err = nil // an old failure is not why it waits
+			e.mu.Unlock()
 			e.setStatus(name, status.StateWaiting)
 			out.Line(name, "changed; trigger_mode is manual: run it with kiln trigger %s", name)
 		}

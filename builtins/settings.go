@@ -8,12 +8,14 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kiln-dev/kiln/runtime/plan"
 )
 
 // Trigger modes, as Tilt's TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL.
 const (
-	triggerAuto   = "auto"
-	triggerManual = "manual"
+	triggerAuto   = plan.TriggerAuto
+	triggerManual = plan.TriggerManual
 )
 
 // triggerMode is the value of TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL.

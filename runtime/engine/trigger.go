@@ -35,7 +35,7 @@ func holdManual(p *plan.Plan, changed map[plan.NodeID]bool) []string {
 	usedByAuto := map[string]bool{}
 	heldImages := map[string]bool{}
 	for _, r := range p.Resources {
-		manual := r.TriggerMode == "manual"
+		manual := r.TriggerMode == plan.TriggerManual
 		if manual && changed[plan.ResourceNode(r.Name)] {
 			delete(changed, plan.ResourceNode(r.Name))
 			held = append(held, r.Name)
@@ -54,7 +54,7 @@ func holdManual(p *plan.Plan, changed map[plan.NodeID]bool) []string {
 		}
 	}
 	for _, lr := range p.LocalResources {
-		if lr.TriggerMode == "manual" && changed[plan.ResourceNode(lr.Name)] {
+		if lr.TriggerMode == plan.TriggerManual && changed[plan.ResourceNode(lr.Name)] {
 			delete(changed, plan.ResourceNode(lr.Name))
 			held = append(held, lr.Name)
 		}

@@ -141,6 +141,13 @@ type LiveUpdateStep struct {
 	EchoOff  bool     `json:"echoOff,omitempty"`
 }
 
+// The values of TriggerMode: Tilt's TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL. A manual
+// resource is updated only when kiln trigger asks (and at start, if auto_init).
+const (
+	TriggerAuto   = "auto"
+	TriggerManual = "manual"
+)
+
 // Resource is one Kubernetes resource: a workload and the objects attached to it.
 type Resource struct {
 	Name string `json:"name"`

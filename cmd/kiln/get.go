@@ -86,12 +86,46 @@ func getCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// printTable prints objects with the columns a user scans for: for resources their type,
-// state, pods ready, restarts, last update and error; for other kinds their status fields.
+// printTable prints objects with the columns a user scans for, one table per kind: for
+// resources their type, state, pods ready, restarts, forward, last update and error; for
+// forwards where they go; for discovery each pod; for the other kinds their state and error.
 func printTable(w io.Writer, items []status.Object, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
-	fmt.Fprintln(tw, "KIND\tNAME\tTYPE\tSTATUS\tPODS\tRESTARTS\tUPDATED\tERROR")
+	var kinds []string
+	byKind := map[string][]status.Object{}
+	for _, o := range items {
+		if byKind[o.Kind] == nil {
+			kinds = append(kinds, o.Kind)
+		}
+		byKind[o.Kind] = append(byKind[o.Kind], o)
+	}
+	for i, kind := range kinds {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		switch kind {
+		case status.KindResource:
+			resourceTable(tw, byKind[kind], now)
+		case status.KindForward:
+			forwardTable(tw, byKind[kind], now)
+		case status.KindDiscovery:
+			discoveryTable(tw, byKind[kind], now)
+		default:
+			genericTable(tw, byKind[kind], now)
+		}
+		tw.Flush()
+	}
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Round(time.Second).String() + " ago"
+}
+
+func resourceTable(tw io.Writer, items []status.Object, now time.Time) {
+	fmt.Fprintln(tw, "NAME\tTYPE\tSTATUS\tPODS\tRESTARTS\tFORWARD\tUPDATED\tERROR")
 	for _, o := range items {
 		var spec status.ResourceSpec
 		var st status.ResourceStatus
@@ -101,12 +135,77 @@ func printTable(w io.Writer, items []status.Object, now time.Time) {
 		if spec.Type == "k8s" && st.Pods > 0 {
 			pods = fmt.Sprintf("%d/%d", st.PodsReady, st.Pods)
 		}
-		state := st.State
-		if state == "" {
-			state = "-"
+		fwd := "-"
+		if len(st.Forwards) > 0 {
+			fwd = st.Forwards[0]
+			if len(st.Forwards) > 1 {
+				fwd += fmt.Sprintf(" (+%d)", len(st.Forwards)-1)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s ago\t%s\n", o.Kind, o.Name, orDash(spec.Type), state, pods, st.Restarts,
-			now.Sub(o.Updated).Round(time.Second), firstLine(st.Error))
+		errText := st.Error
+		if errText == "" && st.Reason != "" {
+			errText = st.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", o.Name, orDash(spec.Type), orDash(st.State), pods, st.Restarts, fwd,
+			ago(now, o.Updated), firstLine(errText))
+	}
+}
+
+func forwardTable(tw io.Writer, items []status.Object, now time.Time) {
+	fmt.Fprintln(tw, "NAME\tURL\tSTATE\tPOD\tCONTAINER PORT\tSINCE\tERROR")
+	for _, o := range items {
+		var spec status.ForwardSpec
+		var st status.ForwardStatus
+		_ = json.Unmarshal(o.Spec, &spec)
+		_ = json.Unmarshal(o.Status, &st)
+		port := "-"
+		if spec.ContainerPort != 0 {
+			port = fmt.Sprint(spec.ContainerPort)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, st.URL, orDash(st.State), orDash(st.Pod), port, ago(now, st.Since), firstLine(st.Error))
+	}
+}
+
+func discoveryTable(tw io.Writer, items []status.Object, now time.Time) {
+	fmt.Fprintln(tw, "RESOURCE\tPOD\tPHASE\tREADY\tRESTARTS\tAGE\tREASON")
+	for _, o := range items {
+		var st status.DiscoveryStatus
+		_ = json.Unmarshal(o.Status, &st)
+		for _, p := range st.Pods {
+			ready, restarts, reason := 0, int32(0), ""
+			main := 0
+			for _, c := range p.Containers {
+				if c.Init {
+					continue
+				}
+				main++
+				if c.Ready {
+					ready++
+				}
+				restarts += c.Restarts
+				if reason == "" && c.Reason != "" {
+					reason = c.Reason
+				}
+			}
+			phase := p.Phase
+			if p.Deleting {
+				phase = "Terminating"
+			}
+			fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%d/%d\t%d\t%s\t%s\n", o.Name, p.Namespace, p.Name, phase, ready, main, restarts,
+				strings.TrimSuffix(ago(now, p.Created), " ago"), orDash(reason))
+		}
+	}
+}
+
+// genericTable is for kinds whose status has a state and an error, at most.
+func genericTable(tw io.Writer, items []status.Object, now time.Time) {
+	fmt.Fprintln(tw, "KIND\tNAME\tUPDATED\tERROR")
+	for _, o := range items {
+		var st struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(o.Status, &st)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Kind, o.Name, ago(now, o.Updated), firstLine(st.Error))
 	}
 }
 

@@ -36,6 +36,7 @@ Usage:
   kiln get    KIND [NAME] [-f FILE] [-o json|yaml]
   kiln trigger RESOURCE... [-f FILE]
   kiln wait   --for=ready RESOURCE...|--all [-f FILE] [--timeout 5m]
+  kiln logs   [RESOURCE...] [-f] [--since 5m] [--container NAME] [--file FILE]
   kiln ext    list|update [NAME]|vendor [-f FILE] [-- ARGS]
 
 Commands:
@@ -46,6 +47,7 @@ Commands:
   get      show what the project's kiln watch is doing: resources, images, ... (its status API)
   trigger  run a resource now in the project's kiln watch (trigger_mode manual, or to re-run)
   wait     wait until resources of the project's kiln watch are ready, for scripts
+  logs     print the logs of the project's kiln watch: every container and local command
   ext      the ext:// extensions kiln.lock pins: list them, update them, vendor them
 
 Run 'kiln COMMAND --help' for a command's flags.
@@ -92,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return triggerCmd(args[1:], stdout, stderr)
 	case "wait":
 		return waitCmd(args[1:], stdout, stderr)
+	case "logs":
+		return logsCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kiln: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -65,7 +65,8 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	triggers := make(chan string, 16)
-	api, err := statusapi.Start(stateDir, store, statusapi.Handlers{Trigger: func(name string) error {
+	logSrc := &logSource{}
+	api, err := statusapi.Start(stateDir, store, statusapi.Handlers{Logs: logSrc, Trigger: func(name string) error {
 		if _, ok := store.Get(status.KindResource, name); !ok {
 			return fmt.Errorf("the project has no resource named %q (kiln get resources lists them)", name)
 		}
@@ -105,8 +106,10 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 			warned = slices.Clone(np.Warnings)
 			return np, nil
 		},
-		Changes:  changes,
-		Triggers: triggers,
+		Changes:     changes,
+		Triggers:    triggers,
+		LogSpillDir: stateDir,
+		Logs:        logSrc.set,
 		Watch: func(p *plan.Plan) error {
 			if err := w.SetIgnore(watchIgnore(p)); err != nil {
 				return err

@@ -52,18 +52,25 @@ func (e *runner) applyClusterScoped(ctx context.Context, want func(plan.NodeID) 
 // addApplied records what one step applied for a resource: kind is the step ("Namespace",
 // "CustomResourceDefinition", "objects"). A later update of the same step replaces it, so
 // that an object dropped from a resource's YAML is pruned under kiln watch too.
+//
+// Under kiln watch, discovery follows the new objects at once, so that their logs stream
+// while the update waits for them to be ready.
 func (e *runner) addApplied(kind, resource string, refs []apply.Ref) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.appliedBy == nil {
 		e.appliedBy = map[string][]apply.Ref{}
 	}
 	key := resource + "\x00" + kind
 	if len(refs) == 0 {
 		delete(e.appliedBy, key)
-		return
+	} else {
+		e.appliedBy[key] = refs
 	}
-	e.appliedBy[key] = refs
+	lv := e.live
+	e.mu.Unlock()
+	if lv != nil {
+		lv.sync()
+	}
 }
 
 // deploy applies one resource's objects and waits until its workloads are ready.

@@ -32,8 +32,8 @@ var (
 
 const testProject = "shop-00000000"
 
-// live is the object a ref names, as the cluster holds it after kiln applied it.
-func live(r apply.Ref) *unstructured.Unstructured {
+// liveObject is the object a ref names, as the cluster holds it after kiln applied it.
+func liveObject(r apply.Ref) *unstructured.Unstructured {
 	gvk := schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
 	return kubetest.Object(gvk, r.Namespace, r.Name, map[string]string{apply.LabelProject: testProject, apply.LabelManagedBy: "kiln"})
 }
@@ -50,7 +50,7 @@ func newPruneRunner(t *testing.T, resources []string, inventory ...apply.Ref) *p
 	t.Helper()
 	objs := make([]*unstructured.Unstructured, len(inventory))
 	for i, r := range inventory {
-		objs[i] = live(r)
+		objs[i] = liveObject(r)
 	}
 	c := kubetest.New(objs...)
 	p := &plan.Plan{}

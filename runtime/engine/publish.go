@@ -27,7 +27,11 @@ func (e *runner) publish(name string) {
 		st.Steps = append(st.Steps, status.Step{Name: s.Name, DurationMS: float64(s.Duration.Microseconds()) / 1000, Note: s.Note})
 	}
 	kind := r.Kind
+	lv := e.live
 	e.mu.Unlock()
+	if lv != nil && kind == "k8s" {
+		lv.fillLive(name, &st)
+	}
 	if st.Error != "" {
 		st.Error = e.out.Scrub(st.Error)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kiln-dev/kiln/runtime/logs"
 	"github.com/kiln-dev/kiln/runtime/output"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/runtime/status"
@@ -26,6 +27,12 @@ type WatchOptions struct {
 	// Triggers delivers the names of resources to run now (kiln trigger): a manual one, one
 	// with auto_init=False, or any to re-run.
 	Triggers <-chan string
+	// LogSpillDir is where older log lines go once a resource's memory bound is reached
+	// ("" keeps only what fits in memory).
+	LogSpillDir string
+	// Logs, when set, is given the session's log manager as soon as it exists, so that the
+	// status API serves its lines (kiln logs).
+	Logs func(*logs.Manager)
 }
 
 // Watch brings the cluster to p as Run does, then keeps it equal to the project until ctx
@@ -44,6 +51,14 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 		return secretScrubber(p).ScrubError(err)
 	}
 	defer e.close()
+	lv := e.startLive(opts.LogSpillDir)
+	e.mu.Lock()
+	e.live = lv
+	e.mu.Unlock()
+	defer lv.close()
+	if opts.Logs != nil {
+		opts.Logs(lv.logs)
+	}
 	if opts.Watch != nil {
 		if err := opts.Watch(e.plan); err != nil {
 			return err
@@ -146,6 +161,7 @@ func (e *runner) watchUpdate(ctx context.Context, want func(plan.NodeID) bool, w
 	if ctx.Err() != nil {
 		return
 	}
+	e.live.sync() // resources removed, forwards changed
 	what := fmt.Sprintf("%d built, %d loaded, %d pruned", len(sum.Built), len(sum.Loaded), len(sum.Pruned))
 	if err != nil {
 		e.out.Line("watch", "update (%s) failed after %s: %s; %v", why, round(time.Since(start)), what, err)

@@ -18,6 +18,10 @@ type LogLine struct {
 	Text      string    `json:"text"`
 	// Previous marks the last lines of a container that crashed.
 	Previous bool `json:"previous,omitempty"`
+	// Kiln marks kiln's own notices (lines dropped); ShowContainer says the resource has
+	// several containers, so the container is worth naming.
+	Kiln          bool `json:"kiln,omitempty"`
+	ShowContainer bool `json:"showContainer,omitempty"`
 }
 
 // LogQuery selects lines: of these resources (none: all), this container (""), at or after

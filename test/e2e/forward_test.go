@@ -1,0 +1,238 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// counterApp is a Deployment of the image example.local/counter whose container prints "NAME count N" every 100 ms.
+func counterApp(name, ns string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: %[1]s
+        image: example.local/counter
+        command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo \"%[1]s count $i\"; sleep 0.1; done"]
+`, name, ns)
+}
+
+// TestWatchForwardsAndLogs: under kiln watch, kiln's own port forward serves the app on
+// localhost, and after the pod is deleted the same local port serves the new pod within 1 s
+// of it becoming Ready. A forward whose local port is taken is an error naming the resource
+// and the port, and everything else comes up. kiln get forwards shows the URL and the state;
+// kiln get discovery the pods. Logs of two resources stream into kiln watch's output and
+// kiln logs, each line prefixed with its resource, with no gap or repeat in either counter.
+func TestWatchForwardsAndLogs(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := busy.Addr().(*net.TCPAddr).Port
+
+	files := httpService("web", ns)
+	// The page names the pod that serves it, so the test can tell the old pod from the new.
+	files["web/Dockerfile"] = "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"sh\", \"-c\", \"hostname > /www/host.txt; exec httpd -f -p 8080 -h /www\"]\n"
+	files["counter/Dockerfile"] = "FROM " + BusyboxImage + "\n"
+	files["alpha.yaml"] = counterApp("alpha", ns)
+	files["beta.yaml"] = counterApp("beta", ns)
+	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web')\ndocker_build('example.local/counter', 'counter')\nk8s_yaml(['web.yaml', 'alpha.yaml', 'beta.yaml'])\n"+
+		"k8s_resource('web', port_forwards=['%d:8080'])\nk8s_resource('alpha', port_forwards=[%d])\n", local, busyPort)
+	dir := writeProject(t, files)
+
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 3*time.Minute)
+	out := w.stdout.String()
+	url := fmt.Sprintf("http://localhost:%d/", local)
+	if !strings.Contains(out, "forwarding "+url) {
+		t.Errorf("kiln watch printed no link for the forward %s:\n%s", url, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("resource alpha: local port %d is in use", busyPort)) {
+		t.Errorf("kiln watch did not name the resource and the port in use:\n%s", out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pods, err := c.WaitPodsReady(ctx, ns, "app=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, url+"host.txt"); got != pods[0].Name {
+		t.Fatalf("the forward served %q, want the pod %s", got, pods[0].Name)
+	}
+	if got := get(t, url); got != "hello from web" {
+		t.Fatalf("the forward served %q", got)
+	}
+
+	checkGetForwards(t, dir, fmt.Sprintf("web:%d", local), url, "active", ns+"/"+pods[0].Name)
+	checkGetForwards(t, dir, fmt.Sprintf("alpha:%d", busyPort), "", "error", "")
+	if r := kiln(t, nil, "get", "discovery", "web", "-f", dir); r.code != 0 || !strings.Contains(r.stdout, ns+"/"+pods[0].Name) || !strings.Contains(r.stdout, "Running") {
+		t.Errorf("kiln get discovery web:\n%s", r)
+	}
+	if r := kiln(t, nil, "get", "resources", "-f", dir); r.code != 0 || !regexp.MustCompile(`(?m)^web\s+k8s\s+ready\s+1/1\s+0\s+`+regexp.QuoteMeta(url)).MatchString(r.stdout) {
+		t.Errorf("kiln get resources shows no pods and forward for web:\n%s", r)
+	}
+
+	// Replace the pod: the same port serves the new one within 1 s of it being Ready.
+	old := pods[0].Name
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	readyAt := make(chan time.Time, 1)
+	go func() {
+		for ctx.Err() == nil {
+			list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			if err == nil {
+				for _, p := range list.Items {
+					if p.Name != old && p.DeletionTimestamp == nil && PodReady(&p) {
+						readyAt <- time.Now()
+						return
+					}
+				}
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}()
+	var servedAt time.Time
+	var served string
+	for ctx.Err() == nil {
+		if body, err := try(url + "host.txt"); err == nil && body != old {
+			servedAt, served = time.Now(), body
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	var ready time.Time
+	select {
+	case ready = <-readyAt:
+	case <-ctx.Done():
+		t.Fatal("the new pod never became Ready")
+	}
+	if lag := servedAt.Sub(ready); lag > time.Second {
+		t.Errorf("the forward served the new pod %s %s after it was Ready, want within 1 s", served, lag)
+	} else {
+		t.Logf("the new pod %s served %s after it was Ready", served, lag.Round(time.Millisecond))
+	}
+
+	// Logs: both counters in kiln watch's output and in kiln logs, prefixed, in order.
+	w.waitFor("beta count 30", time.Minute)
+	checkCounter(t, "kiln watch output", w.stdout.String(), "alpha")
+	checkCounter(t, "kiln watch output", w.stdout.String(), "beta")
+	r := kiln(t, nil, "logs", "alpha", "beta", "--file", dir)
+	if r.code != 0 {
+		t.Fatalf("kiln logs:\n%s", r)
+	}
+	checkCounter(t, "kiln logs", r.stdout, "alpha")
+	checkCounter(t, "kiln logs", r.stdout, "beta")
+	if strings.Contains(r.stdout, "hello from web") {
+		t.Errorf("kiln logs alpha beta printed another resource's lines")
+	}
+	if r := kiln(t, nil, "logs", "web", "--file", dir); r.code != 0 || strings.Contains(r.stdout, "count") {
+		t.Errorf("kiln logs web shows the counters' lines:\n%s", r)
+	}
+}
+
+// checkCounter checks that out has the counter's lines prefixed with its resource, with no
+// number missing or repeated between the first and the last it has.
+func checkCounter(t *testing.T, what, out, name string) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + name + `\s+│ ` + name + ` count (\d+)$`)
+	var nums []int
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(m[1])
+		nums = append(nums, n)
+	}
+	if len(nums) < 10 {
+		t.Errorf("%s has %d prefixed lines of %s, want at least 10:\n%s", what, len(nums), name, tail(out, 40))
+		return
+	}
+	for i := 1; i < len(nums); i++ {
+		if nums[i] != nums[i-1]+1 {
+			t.Errorf("%s: %s count goes %d → %d (a gap or a repeat)", what, name, nums[i-1], nums[i])
+			return
+		}
+	}
+}
+
+func tail(s string, lines int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// checkGetForwards checks one forward in kiln get forwards: its URL (if want), its state and
+// its target pod (if want), in -o json and in the table.
+func checkGetForwards(t *testing.T, dir, name, url, state, pod string) {
+	t.Helper()
+	r := kiln(t, nil, "get", "forwards", name, "-f", dir, "-o", "json")
+	if r.code != 0 {
+		t.Errorf("kiln get forwards %s:\n%s", name, r)
+		return
+	}
+	var o struct {
+		Status struct {
+			URL, State, Pod, Error string
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &o); err != nil {
+		t.Fatalf("kiln get forwards -o json: %v\n%s", err, r.stdout)
+	}
+	if (url != "" && o.Status.URL != url) || o.Status.State != state || (pod != "" && o.Status.Pod != pod) {
+		t.Errorf("kiln get forwards %s: %+v, want url %q state %q pod %q", name, o.Status, url, state, pod)
+	}
+	table := kiln(t, nil, "get", "forwards", "-f", dir)
+	if table.code != 0 || !strings.Contains(table.stdout, name) || !strings.Contains(table.stdout, "URL") {
+		t.Errorf("kiln get forwards (table):\n%s", table)
+	}
+}
+
+// get fetches a URL through kiln's forward, failing the test on any error.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	body, err := try(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return body
+}
+
+func try(url string) (string, error) {
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s", resp.Status)
+	}
+	return strings.TrimSuffix(string(b), "\n"), err
+}

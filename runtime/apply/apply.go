@@ -138,30 +138,39 @@ func (a *Applier) Prepare(obj plan.Object, resource string) (*unstructured.Unstr
 
 // Apply server-side applies the objects of one resource and returns their refs.
 func (a *Applier) Apply(ctx context.Context, resource string, objs []plan.Object) ([]Ref, error) {
+	refs, _, err := a.ApplyResults(ctx, resource, objs)
+	return refs, err
+}
+
+// ApplyResults is Apply that also returns the objects as the server has them after the apply
+// (defaults filled, status as it stands), for the status store.
+func (a *Applier) ApplyResults(ctx context.Context, resource string, objs []plan.Object) ([]Ref, []*unstructured.Unstructured, error) {
 	var refs []Ref
+	var results []*unstructured.Unstructured
 	for _, obj := range objs {
 		u, m, err := a.Prepare(obj, resource)
 		if err != nil {
-			return refs, fmt.Errorf("apply %s: %w", obj.ID(), err)
+			return refs, results, fmt.Errorf("apply %s: %w", obj.ID(), err)
 		}
 		data, err := json.Marshal(u.Object)
 		if err != nil {
-			return refs, err
+			return refs, results, err
 		}
 		ri := a.Cluster.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace())
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if a.UpsertTimeout > 0 {
 			pctx, cancel = context.WithTimeout(ctx, a.UpsertTimeout)
 		}
-		_, err = ri.Patch(pctx, u.GetName(), "application/apply-patch+yaml", data, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
+		result, err := ri.Patch(pctx, u.GetName(), "application/apply-patch+yaml", data, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
 		cancel()
 		if err != nil {
-			return refs, fmt.Errorf("apply %s/%s: %w", strings.ToLower(u.GetKind()), u.GetName(), err)
+			return refs, results, fmt.Errorf("apply %s/%s: %w", strings.ToLower(u.GetKind()), u.GetName(), err)
 		}
 		gvk := u.GroupVersionKind()
 		refs = append(refs, Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Resource: resource})
+		results = append(results, result)
 	}
-	return refs, nil
+	return refs, results, nil
 }
 
 // WaitEstablished waits until the named CRDs are established, so that objects of their

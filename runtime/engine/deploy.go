@@ -87,8 +87,9 @@ func (e *runner) deploy(ctx context.Context, p *plan.Plan, r *plan.Resource) err
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return plan.InstallRank(objs[i].Kind()) < plan.InstallRank(objs[j].Kind()) })
 	start := time.Now()
-	refs, err := e.applier.Apply(ctx, r.Name, objs)
+	refs, results, err := e.applier.ApplyResults(ctx, r.Name, objs)
 	e.addApplied("objects", r.Name, refs)
+	e.publishApply(r.Name, objs, results, err)
 	if err != nil {
 		res.Status, res.Err = "failed", err
 		return fmt.Errorf("resource %s: %w", r.Name, err)

@@ -21,12 +21,16 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 	res := e.result(label, "image")
 	w := e.out.Writer(label)
 	defer w.Flush()
+	before, _ := findImage(e.plan, ref)
+	e.publishImage(before, "building", build.Result{}, nil)
 	p, img, br, err := e.buildCurrent(ctx, ref, w)
 	if err != nil {
 		res.Status, res.Err = "failed", err
+		e.publishImage(before, "failed", br, err)
 		return err
 	}
 	note := "built"
+	defer func() { e.publishImage(img, note, br, nil) }()
 	if br.Skipped {
 		note = "up to date"
 	} else {

@@ -36,12 +36,18 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 		return false
 	}
 	start := time.Now()
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Namespace+"/"+t.Pod+"/"+t.Container)
+	}
 	for _, t := range targets {
 		if err := liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, change); err != nil {
 			e.out.Line(label, "live update failed: %v; rebuilding instead", err)
+			e.publishLiveUpdate(img, change, names, "failed, rebuilding", map[string]time.Duration{"sync": time.Since(start)}, err)
 			return false
 		}
 	}
+	e.publishLiveUpdate(img, change, names, "synced", map[string]time.Duration{"sync": time.Since(start)}, nil)
 	e.out.Line(label, "live update: %d files copied, %d deleted, %d commands, into %d containers in %s",
 		len(change.Copies), len(change.Deletes), len(change.Runs), len(targets), round(time.Since(start)))
 	return true

@@ -20,6 +20,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 		e.out.Line(lr.Name, "run    %s", strings.Join(lr.Cmd.Argv, " "))
 		err := local.Run(ctx, p.Dir, lr.Cmd, e.kubeEnv, w)
 		w.Flush()
+		e.publishLocal(lr, start, err, "")
 		e.mu.Lock()
 		e.stale = true // the command may have changed files that image tags cover
 		e.mu.Unlock()
@@ -35,6 +36,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 		e.stopServer(lr.Name) // kiln watch: the new serve_cmd replaces the old one
 		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, e.kubeEnv, w)
 		if err != nil {
+			e.publishLocal(lr, start, err, "stopped")
 			res.Status, res.Err = "failed", err
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
 		}
@@ -50,6 +52,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 			res.Status, res.Err = "failed", err
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
 		}
+		e.publishLocal(lr, start, nil, "running")
 		res.Steps = append(res.Steps, Step{Name: "serve", Duration: time.Since(start)})
 		e.out.Line(lr.Name, "serving, ready in %s", round(time.Since(start)))
 	}

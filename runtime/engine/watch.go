@@ -80,6 +80,7 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			continue
 		}
 		if e.liveUpdate(ctx, paths) {
+			e.publishFileWatch(p.Dir, paths, "live update")
 			continue // synced into the running containers: nothing to rebuild
 		}
 		next := e.plan
@@ -105,6 +106,7 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 		changed := changedNodes(e.plan, next, paths)
 		held := holdManual(next, changed)
 		removed := removedResources(e.plan, next)
+		e.publishFileWatch(p.Dir, paths, triggered(changed, held, removed))
 		if len(changed) == 0 && len(removed) == 0 && len(held) == 0 {
 			continue
 		}

@@ -115,7 +115,6 @@ type LocalStatus struct {
 
 // FileWatchStatus is the last batch of changed files and what it triggered.
 type FileWatchStatus struct {
-	Roots     int       `json:"roots"`
 	Changed   []string  `json:"changed,omitempty"`
 	Triggered string    `json:"triggered,omitempty"`
 	At        time.Time `json:"at,omitempty"`

@@ -4,11 +4,14 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +19,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kiln-dev/kiln/runtime/apply"
+	"github.com/kiln-dev/kiln/runtime/statusapi"
 )
 
 // counterApp is a Deployment of the image example.local/counter whose container prints "NAME count N" every 100 ms.
@@ -60,6 +66,7 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	// The page names the pod that serves it, so the test can tell the old pod from the new.
 	files["web/Dockerfile"] = "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"sh\", \"-c\", \"hostname > /www/host.txt; exec httpd -f -p 8080 -h /www\"]\n"
 	files["counter/Dockerfile"] = "FROM " + BusyboxImage + "\n"
+	files["web.yaml"] += fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-token, namespace: %s}\nstringData: {token: %s}\n", ns, secretValue)
 	files["alpha.yaml"] = counterApp("alpha", ns)
 	files["beta.yaml"] = counterApp("beta", ns)
 	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web')\ndocker_build('example.local/counter', 'counter')\nk8s_yaml(['web.yaml', 'alpha.yaml', 'beta.yaml'])\n"+
@@ -98,6 +105,8 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	if r := kiln(t, nil, "get", "resources", "-f", dir); r.code != 0 || !regexp.MustCompile(`(?m)^web\s+k8s\s+ready\s+1/1\s+0\s+`+regexp.QuoteMeta(url)).MatchString(r.stdout) {
 		t.Errorf("kiln get resources shows no pods and forward for web:\n%s", r)
 	}
+
+	checkStoreKinds(t, dir, ns)
 
 	// Replace the pod: the same port serves the new one within 1 s of it being Ready.
 	old := pods[0].Name
@@ -150,12 +159,96 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	}
 	checkCounter(t, "kiln logs", r.stdout, "alpha")
 	checkCounter(t, "kiln logs", r.stdout, "beta")
+	if strings.Contains(w.stdout.String(), secretValue) {
+		t.Errorf("kiln watch printed the Secret's value")
+	}
 	if strings.Contains(r.stdout, "hello from web") {
 		t.Errorf("kiln logs alpha beta printed another resource's lines")
 	}
 	if r := kiln(t, nil, "logs", "web", "--file", dir); r.code != 0 || strings.Contains(r.stdout, "count") {
 		t.Errorf("kiln logs web shows the counters' lines:\n%s", r)
 	}
+}
+
+// secretValue is a Secret's value that must never reach kiln's output or its status API.
+const secretValue = "kiln-e2e-secret-7f3a9c"
+
+// checkStoreKinds checks what kiln get shows of applies and images: the YAML kiln applied and
+// the server's answer, Secret values redacted everywhere, and the image's tag and why it was
+// built or skipped. The API refuses a request without the token, or with a foreign Host.
+func checkStoreKinds(t *testing.T, dir, ns string) {
+	t.Helper()
+	r := kiln(t, nil, "get", "applies", "web", "-f", dir, "-o", "yaml")
+	if r.code != 0 {
+		t.Fatalf("kiln get applies web:\n%s", r)
+	}
+	for _, want := range []string{"yaml: |", "resultYaml: |", "kind: Deployment", "uid:", "image: example.local/web:kiln-", "deployment/web"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("kiln get applies web -o yaml has no %q:\n%s", want, r.stdout)
+		}
+	}
+	all := kiln(t, nil, "get", "all", "-f", dir, "-o", "json")
+	if all.code != 0 || !strings.Contains(all.stdout, "web-token") || !strings.Contains(all.stdout, "redacted by kiln") {
+		t.Errorf("kiln get all has no web-token Secret:\n%s", all)
+	}
+	for _, form := range []string{secretValue, base64.StdEncoding.EncodeToString([]byte(secretValue))} {
+		if strings.Contains(all.stdout, form) {
+			t.Errorf("kiln get all shows the Secret's value %q", form)
+		}
+	}
+	img := kiln(t, nil, "get", "images", "example.local/web", "-f", dir, "-o", "json")
+	var o struct {
+		Status struct{ Tag, State, Why string } `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(img.stdout), &o); err != nil || !strings.HasPrefix(o.Status.Tag, "example.local/web:kiln-") ||
+		(o.Status.State != "built" && o.Status.State != "up to date") || o.Status.Why == "" {
+		t.Errorf("kiln get images example.local/web: %+v (%v)\n%s", o.Status, err, img)
+	}
+
+	b, err := os.ReadFile(filepath.Join(stateDir(t, dir), "api.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct{ URL, Token string }
+	if err := json.Unmarshal(b, &info); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(host, token string) int {
+		req, _ := http.NewRequest(http.MethodGet, info.URL+"/api/v1/objects/resources", nil)
+		if host != "" {
+			req.Host = host
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ask("", ""); code != http.StatusUnauthorized {
+		t.Errorf("a request without the token got %d, want 401", code)
+	}
+	if code := ask("", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("a request with a wrong token got %d, want 401", code)
+	}
+	if code := ask("attacker.example:80", info.Token); code != http.StatusForbidden {
+		t.Errorf("a request with a foreign Host (DNS rebinding) got %d, want 403", code)
+	}
+	if code := ask("", info.Token); code != http.StatusOK {
+		t.Errorf("a request with the token got %d, want 200", code)
+	}
+}
+
+// stateDir is where kiln watch keeps the project's status API.
+func stateDir(t *testing.T, dir string) string {
+	d, err := statusapi.StateDir(apply.ProjectID(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // checkCounter checks that out has the counter's lines prefixed with its resource, with no

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,12 +254,7 @@ func stateDir(t *testing.T, dir string) string {
 // number missing or repeated between the first and the last it has.
 func checkCounter(t *testing.T, what, out, name string) {
 	t.Helper()
-	re := regexp.MustCompile(`(?m)^` + name + `\s+│ ` + name + ` count (\d+)$`)
-	var nums []int
-	for _, m := range re.FindAllStringSubmatch(out, -1) {
-		n, _ := strconv.Atoi(m[1])
-		nums = append(nums, n)
-	}
+	nums := counterNumbers(out, name)
 	if len(nums) < 10 {
 		t.Errorf("%s has %d prefixed lines of %s, want at least 10:\n%s", what, len(nums), name, tail(out, 40))
 		return

@@ -185,6 +185,7 @@ func (l *live) podsChanged(name string) {
 	}
 	l.logs.SetPods(name, streams)
 	l.fwd.Retarget(name, pods)
+	l.e.resync(pods)
 	if st := l.e.opts.Store; st != nil {
 		if len(pods) == 0 {
 			st.Delete(status.KindDiscovery, name)

@@ -48,6 +48,7 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 		}
 	}
 	e.publishLiveUpdate(img, change, names, "synced", map[string]time.Duration{"sync": time.Since(start)}, nil)
+	e.ledger.record(img.FullRef(), paths, targets)
 	e.out.Line(label, "live update: %d files copied, %d deleted, %d commands, into %d containers in %s",
 		len(change.Copies), len(change.Deletes), len(change.Runs), len(targets), round(time.Since(start)))
 	return true
@@ -82,8 +83,8 @@ func (e *runner) containersOf(ctx context.Context, img *plan.Image) ([]liveupdat
 				continue
 			}
 			for _, c := range pod.Spec.Containers {
-				if c.Image == img.FullRef() && running(pod, c.Name) {
-					out = append(out, liveupdate.Target{Namespace: ns, Pod: pod.Name, Container: c.Name})
+				if id, ok := running(pod, c.Name); c.Image == img.FullRef() && ok {
+					out = append(out, liveupdate.Target{Namespace: ns, Pod: pod.Name, Container: c.Name, ContainerID: id})
 				}
 			}
 		}
@@ -91,11 +92,12 @@ func (e *runner) containersOf(ctx context.Context, img *plan.Image) ([]liveupdat
 	return out, nil
 }
 
-func running(pod corev1.Pod, container string) bool {
+// running returns the ID of a pod's container when it runs.
+func running(pod corev1.Pod, container string) (string, bool) {
 	for _, st := range pod.Status.ContainerStatuses {
 		if st.Name == container {
-			return st.State.Running != nil
+			return st.ContainerID, st.State.Running != nil
 		}
 	}
-	return false
+	return "", false
 }

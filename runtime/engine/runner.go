@@ -49,6 +49,8 @@ type runner struct {
 	inventory []apply.Ref
 	built     []string
 	loaded    []string
+	// ledger is what live updates synced since each image was built, for new containers.
+	ledger syncLedger
 	// live is discovery, forwards and logs under kiln watch (nil under kiln run).
 	live *live
 	// forced names the resources kiln trigger runs now: they run even with auto_init=False.

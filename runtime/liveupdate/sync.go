@@ -20,6 +20,9 @@ import (
 // Target is one running container.
 type Target struct {
 	Namespace, Pod, Container string
+	// ContainerID is the runtime's ID of the container now: a restart makes a new one, which
+	// has lost what was synced into the old.
+	ContainerID string
 }
 
 // Sync applies c to the container t: the deletes with one rm -rf, the copies as one tar

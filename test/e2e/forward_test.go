@@ -68,7 +68,8 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	files["web.yaml"] += fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-token, namespace: %s}\nstringData: {token: %s}\n", ns, secretValue)
 	files["alpha.yaml"] = counterApp("alpha", ns)
 	files["beta.yaml"] = counterApp("beta", ns)
-	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web')\ndocker_build('example.local/counter', 'counter')\nk8s_yaml(['web.yaml', 'alpha.yaml', 'beta.yaml'])\n"+
+	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web', live_update=[sync('web/www', '/www')])\ndocker_build('example.local/counter', 'counter')\n"+
+		"k8s_yaml(['web.yaml', 'alpha.yaml', 'beta.yaml'])\n"+
 		"k8s_resource('web', port_forwards=['%d:8080'])\nk8s_resource('alpha', port_forwards=[%d])\n", local, busyPort)
 	dir := writeProject(t, files)
 
@@ -106,6 +107,15 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	}
 
 	checkStoreKinds(t, dir, ns)
+
+	// A live update into the pod, which its replacement must have too.
+	if err := os.WriteFile(filepath.Join(dir, "web/www/index.html"), []byte("hello v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("live update: 1 files copied", time.Minute)
+	if got := get(t, url); got != "hello v2" {
+		t.Fatalf("after the live update the forward served %q", got)
+	}
 
 	// Replace the pod: the same port serves the new one within 1 s of it being Ready.
 	old := pods[0].Name
@@ -147,6 +157,14 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	} else {
 		t.Logf("the new pod %s served %s after it was Ready", served, lag.Round(time.Millisecond))
 	}
+	// The new container was built before the live update: kiln syncs it in as it starts.
+	for body, _ := try(url); body != "hello v2"; body, _ = try(url) {
+		if time.Since(servedAt) > time.Second {
+			t.Fatalf("the new pod serves %q %s after it served, want the live-updated page within 1 s\n%s", body, time.Since(servedAt), tail(w.stdout.String(), 20))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	w.waitFor("caught up with 1 files", 10*time.Second)
 
 	// Logs: both counters in kiln watch's output and in kiln logs, prefixed, in order.
 	w.waitFor("beta count 30", time.Minute)

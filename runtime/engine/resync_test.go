@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/kiln-dev/kiln/runtime/liveupdate"
+)
+
+func TestSyncLedger(t *testing.T) {
+	var l syncLedger
+	const img = "example/web:kiln-1"
+	if s, _ := l.owed(img, "c1"); s != nil {
+		t.Fatal("a container of an image never live-updated is owed something")
+	}
+	l.record(img, []string{"/p/a"}, []liveupdate.Target{{ContainerID: "c1"}, {ContainerID: "c2"}})
+	if s, _ := l.owed(img, "c1"); s != nil {
+		t.Error("a container that was synced is owed the same change")
+	}
+	// c3 starts from the image: it lacks /p/a, and is marked as having it once told.
+	if _, paths := l.owed(img, "c3"); !reflect.DeepEqual(paths, []string{"/p/a"}) {
+		t.Errorf("a new container is owed %v", paths)
+	}
+	if s, _ := l.owed(img, "c3"); s != nil {
+		t.Error("a caught-up container is owed it again")
+	}
+	// A sync of /p/b into c1 only: c2 and c3 now lack /p/b.
+	l.record(img, []string{"/p/b"}, []liveupdate.Target{{ContainerID: "c1"}})
+	if s, _ := l.owed(img, "c1"); s != nil {
+		t.Error("c1 has everything")
+	}
+	if _, paths := l.owed(img, "c2"); !reflect.DeepEqual(paths, []string{"/p/a", "/p/b"}) {
+		t.Errorf("c2 is owed %v, want everything", paths)
+	}
+	// A container that was not synced before is not covered by a later partial sync.
+	l.record(img, []string{"/p/c"}, []liveupdate.Target{{ContainerID: "c4"}})
+	if _, paths := l.owed(img, "c4"); len(paths) != 3 {
+		t.Errorf("c4 missed /p/a and /p/b, is owed %v", paths)
+	}
+	// A failed replay is tried again.
+	l.forget(img, "c4")
+	if s, _ := l.owed(img, "c4"); s == nil {
+		t.Error("after forget, c4 is owed nothing")
+	}
+	if s, _ := l.owed("example/web:kiln-2", "c9"); s != nil {
+		t.Error("a new build of the image owes nothing")
+	}
+}

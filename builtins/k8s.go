@@ -377,10 +377,12 @@ func portForward(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := checkPort(local); err != nil {
 		return nil, fmt.Errorf("%s: local_port: %v", b.Name(), err)
 	}
-	if container == 0 {
-		container = local
-	} else if err := checkPort(container); err != nil {
-		return nil, fmt.Errorf("%s: container_port: %v", b.Name(), err)
+	// container_port=0 is left for kiln watch to resolve against the pod, as Tilt does
+	// (forward.ContainerPortFor): a declared port equal to local_port, else the first one.
+	if container != 0 {
+		if err := checkPort(container); err != nil {
+			return nil, fmt.Errorf("%s: container_port: %v", b.Name(), err)
+		}
 	}
 	return portForwardValue{plan.PortForward{LocalPort: local, ContainerPort: container, Name: name, LinkPath: linkPath, Host: host}}, nil
 }
@@ -411,7 +413,7 @@ func parsePortForwards(v starlark.Value, depth int) ([]plan.PortForward, error) 
 		if err := checkPort(int(n)); err != nil {
 			return nil, err
 		}
-		return []plan.PortForward{{LocalPort: int(n), ContainerPort: int(n)}}, nil
+		return []plan.PortForward{{LocalPort: int(n)}}, nil
 	case starlark.String:
 		pf, err := parsePortForwardString(string(v))
 		if err != nil {
@@ -457,7 +459,7 @@ func parsePortForwardString(s string) (plan.PortForward, error) {
 		}
 		ports[i] = n
 	}
-	pf := plan.PortForward{LocalPort: ports[0], ContainerPort: ports[0], Host: host}
+	pf := plan.PortForward{LocalPort: ports[0], Host: host}
 	if len(ports) == 2 {
 		pf.ContainerPort = ports[1]
 	}

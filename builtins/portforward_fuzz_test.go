@@ -13,6 +13,9 @@ import (
 
 // formatPortForward writes pf in the string form parsePortForwardString reads.
 func formatPortForward(pf plan.PortForward) string {
+	if pf.ContainerPort == 0 && pf.Host == "" {
+		return strconv.Itoa(pf.LocalPort) // the container port is resolved against the pod
+	}
 	s := strconv.Itoa(pf.LocalPort) + ":" + strconv.Itoa(pf.ContainerPort)
 	if pf.Host != "" {
 		s = pf.Host + ":" + s
@@ -20,16 +23,13 @@ func formatPortForward(pf plan.PortForward) string {
 	return s
 }
 
-// normalSpec is an accepted spec as formatPortForward writes it: its numbers in decimal, the
-// local port repeated when there is only one, an empty host dropped.
+// normalSpec is an accepted spec as formatPortForward writes it: its numbers in decimal, an
+// empty host dropped.
 func normalSpec(spec string) string {
 	parts := strings.Split(spec, ":")
 	host := ""
 	if len(parts) == 3 {
 		host, parts = parts[0], parts[1:]
-	}
-	if len(parts) == 1 {
-		parts = append(parts, parts[0])
 	}
 	for i, p := range parts {
 		n, _ := strconv.Atoi(p)
@@ -70,7 +70,7 @@ func FuzzPortForwards(f *testing.F) {
 				t.Fatalf("parse %q: error %q does not name the spec", spec, err)
 			}
 		} else {
-			if !inPortRange(int64(pf.LocalPort)) || !inPortRange(int64(pf.ContainerPort)) || strings.Contains(pf.Host, ":") {
+			if !inPortRange(int64(pf.LocalPort)) || pf.ContainerPort != 0 && !inPortRange(int64(pf.ContainerPort)) || strings.Contains(pf.Host, ":") {
 				t.Fatalf("parse %q: accepted %+v", spec, pf)
 			}
 			canon := formatPortForward(pf)
@@ -81,7 +81,7 @@ func FuzzPortForwards(f *testing.F) {
 			if err != nil || again != pf {
 				t.Fatalf("parse %q = %+v, but its form %q re-parses to %+v, %v", spec, pf, canon, again, err)
 			}
-			if pf.Host == "" && pf.LocalPort == pf.ContainerPort {
+			if pf.Host == "" && pf.ContainerPort == 0 {
 				// "8000" and 8000 are the same forward.
 				byInt, err := parsePortForwards(starlark.MakeInt(pf.LocalPort), 0)
 				if err != nil || !reflect.DeepEqual(byInt, []plan.PortForward{pf}) {
@@ -94,13 +94,13 @@ func FuzzPortForwards(f *testing.F) {
 		}
 
 		// A port number.
-		want := []plan.PortForward{{LocalPort: int(n), ContainerPort: int(n)}}
+		want := []plan.PortForward{{LocalPort: int(n)}} // the container port is resolved against the pod
 		got, err := parsePortForwards(starlark.MakeInt64(n), 0)
 		if inPortRange(n) != (err == nil) || err == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("port_forwards = %d: %+v, %v", n, got, err)
 		}
 
-		// port_forward(n, m): m = 0 means the same port.
+		// port_forward(n, m): m = 0 leaves the container port to be resolved against the pod.
 		pfv, err := starlark.Call(thread, starlark.NewBuiltin("port_forward", portForward),
 			starlark.Tuple{starlark.MakeInt64(n)}, []starlark.Tuple{{starlark.String("container_port"), starlark.MakeInt64(m)}})
 		builtinOK := inPortRange(n) && (m == 0 || inPortRange(m))
@@ -111,9 +111,6 @@ func FuzzPortForwards(f *testing.F) {
 		if err == nil {
 			fromBuiltin, err = parsePortForwards(pfv, 0)
 			wantC := m
-			if m == 0 {
-				wantC = n
-			}
 			if err != nil || len(fromBuiltin) != 1 || int64(fromBuiltin[0].LocalPort) != n || int64(fromBuiltin[0].ContainerPort) != wantC {
 				t.Fatalf("port_forward(%d, %d) reads back as %+v, %v", n, m, fromBuiltin, err)
 			}
@@ -143,7 +140,7 @@ func FuzzPortForwards(f *testing.F) {
 			t.Fatalf("port_forwards = %s: %+v, %v", value, got, err)
 		}
 		if err == nil {
-			want := append(append([]plan.PortForward{pf}, plan.PortForward{LocalPort: int(n), ContainerPort: int(n)}), fromBuiltin...)
+			want := append(append([]plan.PortForward{pf}, plan.PortForward{LocalPort: int(n)}), fromBuiltin...)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("port_forwards = %s: %+v, want %+v", value, got, want)
 			}

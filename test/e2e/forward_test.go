@@ -341,3 +341,73 @@ func try(url string) (string, error) {
 	}
 	return strings.TrimSuffix(string(b), "\n"), err
 }
+
+// TestWatchCrashLoopLogs: the log of a crash-looping container streams under kiln watch and
+// into kiln logs from each of its runs, scrubbed of the Secret it prints; kiln get resources
+// shows its restarts and why it is not ready; and a resource with pod_readiness='ignore'
+// does not hold the update.
+func TestWatchCrashLoopLogs(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	dir := writeProject(t, map[string]string{
+		"crasher/Dockerfile": "FROM " + BusyboxImage + "\nCMD [\"sh\", \"-c\", \"echo run $(cat /proc/sys/kernel/random/uuid) with token $TOKEN; echo fatal: config missing >&2; exit 3\"]\n",
+		"Kilnfile":           "docker_build('example.local/crasher', 'crasher')\nk8s_yaml('app.yaml')\nk8s_resource('crasher', pod_readiness='ignore')\n",
+		"app.yaml": fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: crasher, namespace: %[1]s}
+spec:
+  selector: {matchLabels: {app: crasher}}
+  template:
+    metadata: {labels: {app: crasher}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: crasher
+        image: example.local/crasher
+        env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: crasher-token, key: token}}}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: crasher-token, namespace: %[1]s}
+stringData: {token: tok-%[1]s}
+`, ns),
+	})
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 3*time.Minute)
+	// The kubelet restarts it after 10 s, then 20 s: two runs within a minute.
+	deadline := time.Now().Add(90 * time.Second)
+	var r kilnResult
+	for {
+		r = kiln(t, nil, "logs", "crasher", "--file", dir)
+		if strings.Count(r.stdout, "fatal: config missing") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kiln logs crasher has fewer than two runs after 90 s:\n%s\n--- watch\n%s", r, tail(w.stdout.String(), 30))
+		}
+		time.Sleep(time.Second)
+	}
+	runs := regexp.MustCompile(`(?m)^crasher\s+│ (?:\(previous container\) )?run ([0-9a-f-]{36}) with token \[redacted: secret ` + regexp.QuoteMeta(ns) + `/crasher-token:token\]$`).FindAllStringSubmatch(r.stdout, -1)
+	seen := map[string]int{}
+	for _, m := range runs {
+		seen[m[1]]++
+	}
+	if len(seen) < 2 {
+		t.Errorf("kiln logs crasher shows %d runs, want two or more, each prefixed and scrubbed:\n%s", len(seen), r.stdout)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("run %s is shown %d times, want once", id, n)
+		}
+	}
+	if strings.Contains(r.stdout+w.stdout.String(), "tok-"+ns) {
+		t.Errorf("the Secret's value reached kiln's output")
+	}
+	if strings.Count(w.stdout.String(), "fatal: config missing") < 2 {
+		t.Errorf("kiln watch did not stream both runs:\n%s", tail(w.stdout.String(), 30))
+	}
+	table := kiln(t, nil, "get", "resources", "-f", dir)
+	if !regexp.MustCompile(`(?m)^crasher\s+k8s\s+\S+\s+0/1\s+[1-9]\d*\s.*(CrashLoopBackOff|Error)`).MatchString(table.stdout) {
+		t.Errorf("kiln get resources shows no restarts and reason for crasher:\n%s", table)
+	}
+}

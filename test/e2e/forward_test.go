@@ -387,7 +387,7 @@ stringData: {token: tok-%[1]s}
 		}
 		time.Sleep(time.Second)
 	}
-	runs := regexp.MustCompile(`(?m)^crasher\s+│ (?:\(previous container\) )?run ([0-9a-f-]{36}) with token \[redacted: secret ` + regexp.QuoteMeta(ns) + `/crasher-token:token\]$`).FindAllStringSubmatch(r.stdout, -1)
+	runs := regexp.MustCompile(`(?m)^crasher\s+│ (?:\(previous container\) )?run ([0-9a-f-]{36}) with token \[redacted: secret `+regexp.QuoteMeta(ns)+`/crasher-token:token\]$`).FindAllStringSubmatch(r.stdout, -1)
 	seen := map[string]int{}
 	for _, m := range runs {
 		seen[m[1]]++

@@ -71,7 +71,8 @@ func New(c *kube.Cluster) *Checker {
 	return &Checker{Cluster: c, Interval: 200 * time.Millisecond, LogLines: 20, Settle: DefaultSettle}
 }
 
-// Wait blocks until every object is ready, a Failure shows, or ctx ends. Objects that are not
+// Wait blocks until every object is ready, a Failure shows, or ctx ends. Custom resources are
+// ready when their status conditions say so (customReady); other objects that are not
 // workloads are ready once applied. With podReadiness "ignore", pods are not waited for.
 func (c *Checker) Wait(ctx context.Context, objs []*unstructured.Unstructured, podReadiness string) error {
 	pending := append([]*unstructured.Unstructured{}, objs...)
@@ -111,6 +112,9 @@ func (c *Checker) Check(ctx context.Context, o *unstructured.Unstructured, podRe
 		if podReadiness == "wait" {
 			// A k8s_kind workload: wait for the pods it owns, as Tilt does.
 			return c.ownedPodsReady(ctx, o)
+		}
+		if isCustom(o) {
+			return c.customReady(ctx, o)
 		}
 		return true, "", nil
 	}

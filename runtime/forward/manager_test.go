@@ -19,7 +19,7 @@ import (
 // fakePods stands in for the apiserver: each pod is a local TCP server that answers with its
 // own name and the port it was asked for.
 type fakePods struct {
-	t        *testing.T
+	t        testing.TB
 	mu       sync.Mutex
 	servers  map[string]net.Listener
 	dials    map[string]int
@@ -27,7 +27,7 @@ type fakePods struct {
 	failOpen map[string]int // pod → how many Opens fail next
 }
 
-func newFakePods(t *testing.T) *fakePods {
+func newFakePods(t testing.TB) *fakePods {
 	return &fakePods{t: t, servers: map[string]net.Listener{}, dials: map[string]int{}, tunnels: map[string][]*fakeTunnel{}, failOpen: map[string]int{}}
 }
 
@@ -290,5 +290,32 @@ func TestForwardRemovedClosesListener(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", local), time.Second); err == nil {
 		c.Close()
 		t.Fatal("a removed forward still listens")
+	}
+}
+
+// BenchmarkForwardConnection: one short connection through a forward (accept, a stream on the
+// live tunnel, copy both ways, half-close), the cost kiln adds to every request.
+func BenchmarkForwardConnection(b *testing.B) {
+	fp := newFakePods(b)
+	fp.start("p1")
+	m := New(fp.dial, nil)
+	defer m.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	local := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	m.Set([]Spec{{Resource: "web", LocalPort: local}})
+	m.Retarget("web", []discovery.Pod{pod("p1", time.Now(), true, 80)})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", local))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != "p1:80" {
+			b.Fatalf("got %q, %v", got, err)
+		}
 	}
 }

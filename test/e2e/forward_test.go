@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -410,4 +412,64 @@ stringData: {token: tok-%[1]s}
 	if !regexp.MustCompile(`(?m)^crasher\s+k8s\s+\S+\s+0/1\s+[1-9]\d*\s.*(CrashLoopBackOff|Error)`).MatchString(table.stdout) {
 		t.Errorf("kiln get resources shows no restarts and reason for crasher:\n%s", table)
 	}
+}
+
+// BenchmarkForwardRecovery: the pod behind a kiln watch forward is deleted, again and again;
+// each time, the figure is how long after the new pod is Ready (as the API shows it, polled
+// every 10 ms) the same local port serves it. The bound is 1 s.
+func BenchmarkForwardRecovery(b *testing.B) {
+	c, ns := benchCluster(b)
+	local, err := FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := httpService("fwbench", ns)
+	files["fwbench/Dockerfile"] = "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"sh\", \"-c\", \"hostname > /www/host.txt; exec httpd -f -p 8080 -h /www\"]\n"
+	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/fwbench', 'fwbench')\nk8s_yaml('fwbench.yaml')\nk8s_resource('fwbench', port_forwards=['%d:8080'])\n", local)
+	dir := writeProject(b, files)
+	defer kiln(b, nil, "down", "-f", dir, contextFlag(c))
+	w := startWatch(b, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	url := fmt.Sprintf("http://localhost:%d/host.txt", local)
+	ctx := context.Background()
+	var lags []time.Duration
+	b.ResetTimer()
+	for i := 0; i < max(b.N, 5); i++ {
+		pods, err := c.WaitPodsReady(ctx, ns, "app=fwbench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		old := pods[0].Name
+		if err := c.Client.CoreV1().Pods(ns).Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		var ready time.Time
+		for ready.IsZero() {
+			list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=fwbench"})
+			if err == nil {
+				for _, p := range list.Items {
+					if p.Name != old && p.DeletionTimestamp == nil && PodReady(&p) {
+						ready = time.Now()
+					}
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		for {
+			if body, err := try(url); err == nil && body != old {
+				break
+			}
+			if time.Since(ready) > time.Minute {
+				b.Fatal("the forward did not serve the new pod within a minute")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		lags = append(lags, max(0, time.Since(ready)))
+	}
+	b.StopTimer()
+	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-ms")
+	_ = w.cmd.Process.Signal(syscall.SIGINT)
+	_ = w.cmd.Wait()
 }

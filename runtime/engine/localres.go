@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -18,7 +19,9 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	if lr.Cmd != nil {
 		start := time.Now()
 		e.out.Line(lr.Name, "run    %s", strings.Join(lr.Cmd.Argv, " "))
-		err := local.Run(ctx, p.Dir, lr.Cmd, e.kubeEnv, w)
+		out, done := e.localOutput(lr.Name, w)
+		err := local.Run(ctx, p.Dir, lr.Cmd, e.kubeEnv, out)
+		done()
 		w.Flush()
 		e.publishLocal(lr, start, err, "")
 		e.mu.Lock()
@@ -34,8 +37,10 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	if lr.ServeCmd != nil {
 		start := time.Now()
 		e.stopServer(lr.Name) // kiln watch: the new serve_cmd replaces the old one
-		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, e.kubeEnv, w)
+		out, done := e.localOutput(lr.Name, w)
+		srv, err := local.Serve(context.WithoutCancel(ctx), p.Dir, lr.ServeCmd, e.kubeEnv, out)
 		if err != nil {
+			done()
 			e.publishLocal(lr, start, err, "stopped")
 			res.Status, res.Err = "failed", err
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
@@ -45,6 +50,10 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 			e.servers = map[string]*local.Server{}
 		}
 		e.servers[lr.Name] = srv
+		if e.serveLogs == nil {
+			e.serveLogs = map[string]func(){}
+		}
+		e.serveLogs[lr.Name] = done
 		e.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
 		defer cancel()
@@ -60,14 +69,42 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 	return nil
 }
 
+// localOutput is where a local command writes: the terminal, and under kiln watch also the
+// log store, so that kiln logs has local output as it has containers'. done flushes the
+// store's last partial line.
+func (e *runner) localOutput(name string, terminal io.Writer) (io.Writer, func()) {
+	e.mu.Lock()
+	lv := e.live
+	e.mu.Unlock()
+	if lv == nil {
+		return terminal, func() {}
+	}
+	stored := lv.logs.Writer(name)
+	return io.MultiWriter(terminal, bestEffort{stored}), func() { stored.Close() }
+}
+
+// bestEffort never fails a write: the store closes when kiln watch stops, before the
+// serve_cmds do, and their output must keep flowing to the terminal until then.
+type bestEffort struct{ w io.Writer }
+
+func (b bestEffort) Write(p []byte) (int, error) {
+	_, _ = b.w.Write(p)
+	return len(p), nil
+}
+
 // stopServer stops the serve_cmd of local resource name, if it runs.
 func (e *runner) stopServer(name string) {
 	e.mu.Lock()
 	srv := e.servers[name]
+	done := e.serveLogs[name]
 	delete(e.servers, name)
+	delete(e.serveLogs, name)
 	e.mu.Unlock()
 	if srv != nil {
 		srv.Stop()
+	}
+	if done != nil {
+		done()
 	}
 }
 

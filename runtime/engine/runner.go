@@ -35,6 +35,7 @@ type runner struct {
 	nodeImages map[string]map[string]bool // node → images, see nodesReport
 	nodesOnce  sync.Once
 	servers    map[string]*local.Server // running serve_cmds by local resource
+	serveLogs  map[string]func()        // flush each serve_cmd's stored output when it stops
 	// kubeEnv confines every command kiln starts to the checked context (kube.Scoped.Env).
 	kubeEnv map[string]string
 	scoped  *kube.Scoped

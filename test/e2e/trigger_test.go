@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,10 @@ func TestWatchTriggerAndWait(t *testing.T) {
 	}
 	if n := runCount(); n != 0 {
 		t.Fatalf("stamp ran %d times before any trigger", n)
+	}
+	// A local command's output goes into kiln logs, as a container's does.
+	if r := kiln(t, nil, "logs", "auto", "--file", dir); r.code != 0 || !regexp.MustCompile(`(?m)^auto\s+│ auto$`).MatchString(r.stdout) {
+		t.Errorf("kiln logs auto has no line of its output:\n%s", r)
 	}
 
 	if r := kiln(t, nil, "trigger", "stamp", "-f", dir); r.code != 0 {

@@ -168,6 +168,25 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	}
 	w.waitFor("caught up with 1 files", 10*time.Second)
 
+	// A change made while the pod is gone: whether it lands by a live update into the new
+	// container or by a rebuild, the page served on the same port has it.
+	pods, err = c.WaitPodsReady(ctx, ns, "app=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, pods[0].Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "web/www/index.html"), []byte("hello v3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for body, _ := try(url); body != "hello v3"; body, _ = try(url) {
+		if ctx.Err() != nil {
+			t.Fatalf("the page changed while the pod was gone never showed; it serves %q\n%s", body, tail(w.stdout.String(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	// Logs: both counters in kiln watch's output and in kiln logs, prefixed, in order.
 	w.waitFor("beta count 30", time.Minute)
 	checkCounter(t, "kiln watch output", w.stdout.String(), "alpha")
@@ -470,6 +489,50 @@ func BenchmarkForwardRecovery(b *testing.B) {
 	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
 	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-ms")
+	_ = w.cmd.Process.Signal(syscall.SIGINT)
+	_ = w.cmd.Wait()
+}
+
+// BenchmarkWatchRSS50: kiln watch with 50 resources, each a pod printing 10 lines a second,
+// all streamed, prefixed, scrubbed and stored; the figures are kiln's resident memory after
+// the streams have run for 30 s (rss-MiB) and its peak (hwm-MiB).
+func BenchmarkWatchRSS50(b *testing.B) {
+	c, ns := benchCluster(b)
+	var yaml []string
+	for i := 0; i < 50; i++ {
+		yaml = append(yaml, counterApp(fmt.Sprintf("c%02d", i), ns))
+	}
+	dir := writeProject(b, map[string]string{
+		"counter/Dockerfile": "FROM " + BusyboxImage + "\n",
+		"apps.yaml":          strings.Join(yaml, "---\n"),
+		"Kilnfile":           "docker_build('example.local/counter', 'counter')\nk8s_yaml('apps.yaml')\n",
+	})
+	defer kiln(b, nil, "down", "-f", dir, contextFlag(c))
+	w := startWatch(b, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 10*time.Minute)
+	b.ResetTimer()
+	time.Sleep(30 * time.Second)
+	b.StopTimer()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	kib := func(field string) float64 {
+		m := regexp.MustCompile(`(?m)^` + field + `:\s+(\d+) kB`).FindSubmatch(status)
+		if m == nil {
+			b.Fatalf("no %s in /proc/PID/status", field)
+		}
+		var n float64
+		fmt.Sscan(string(m[1]), &n)
+		return n
+	}
+	for _, name := range []string{"c00", "c49"} {
+		if !strings.Contains(w.stdout.String(), name+" count 100") {
+			b.Errorf("%s's log did not stream (no \"count 100\" line)", name)
+		}
+	}
+	b.ReportMetric(kib("VmRSS")/1024, "rss-MiB")
+	b.ReportMetric(kib("VmHWM")/1024, "hwm-MiB")
 	_ = w.cmd.Process.Signal(syscall.SIGINT)
 	_ = w.cmd.Wait()
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/statusapi"
 	"github.com/kiln-dev/kiln/starlark/host"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
 )
 
@@ -32,64 +36,136 @@ func projectStateDir(file string) (string, error) {
 func getCmd(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("kiln get", pflag.ContinueOnError)
 	file := fs.StringP("file", "f", ".", "the Kilnfile or Tiltfile, or a directory holding one")
-	output := fs.StringP("output", "o", "", "table (default), json or yaml")
+	output := fs.StringP("output", "o", "", "table (default), wide, json, yaml or jsonpath=TEMPLATE")
+	allowMissing := fs.Bool("allow-missing-template-keys", true, "with -o jsonpath: a missing field prints nothing (false: it is an error)")
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
-		fmt.Fprintf(stderr, "usage: kiln get KIND [NAME] [-o json|yaml]; KIND is all or one of %s\n", strings.Join(status.Kinds, ", "))
+		fmt.Fprintf(stderr, "usage: kiln get KIND [NAME] [-o wide|json|yaml|jsonpath=TEMPLATE]; KIND is all or one of %s\n", strings.Join(status.Kinds, ", "))
 		return exitUsage
 	}
-	if *output != "" && *output != "json" && *output != "yaml" {
-		fmt.Fprintf(stderr, "kiln get: --output must be json or yaml, not %q\n", *output)
+	out, err := parseOutput(*output, *allowMissing)
+	if err != nil {
+		fmt.Fprintf(stderr, "kiln get: %v\n", err)
 		return exitUsage
 	}
-	c, err := dialProject(*file)
+	return askWatch(*file, stderr, func(ctx context.Context, c *statusapi.Client) error {
+		items, whole, err := fetchObjects(ctx, c, fs.Args())
+		if err != nil {
+			return err
+		}
+		return out.write(stdout, items, whole, time.Now())
+	})
+}
+
+// askWatch runs ask against the project's kiln watch within 10 s: how kiln get and kiln
+// describe talk to it. An error, a missing kiln watch included, is printed and is exit 1.
+func askWatch(file string, stderr io.Writer, ask func(context.Context, *statusapi.Client) error) int {
+	c, err := dialProject(file)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = ask(ctx, c)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitFail
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var items []status.Object
-	var single any
-	if fs.NArg() == 2 {
-		o, err := c.Get(ctx, fs.Arg(0), fs.Arg(1))
-		if err != nil {
-			fmt.Fprintf(stderr, "Error: %v\n", err)
-			return exitFail
-		}
-		items, single = []status.Object{o}, o
-	} else {
-		l, err := c.List(ctx, fs.Arg(0))
-		if err != nil {
-			fmt.Fprintf(stderr, "Error: %v\n", err)
-			return exitFail
-		}
-		items, single = l.Items, l
-	}
-	switch *output {
-	case "json":
-		b, _ := json.MarshalIndent(single, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", b)
-	case "yaml":
-		b, err := yaml.Marshal(single)
-		if err != nil {
-			fmt.Fprintf(stderr, "Error: %v\n", err)
-			return exitFail
-		}
-		stdout.Write(b)
-	default:
-		printTable(stdout, items, time.Now())
-	}
 	return exitOK
+}
+
+// fetchObjects gets what kiln get KIND [NAME] asks for: the objects, for the tables, and
+// the API's whole answer (the list object, or the one object), for -o json, yaml, jsonpath.
+func fetchObjects(ctx context.Context, c *statusapi.Client, args []string) ([]status.Object, any, error) {
+	if len(args) == 2 {
+		o, err := c.Get(ctx, args[0], args[1])
+		return []status.Object{o}, o, err
+	}
+	l, err := c.List(ctx, args[0])
+	return l.Items, l, err
+}
+
+// getOutput is how kiln get prints what it fetched (-o).
+type getOutput struct {
+	format   string // "table", "wide", "json", "yaml" or "jsonpath"
+	template string // the jsonpath template, as given
+	jsonPath *jsonpath.JSONPath
+}
+
+// parseOutput reads -o before anything is fetched, so that a bad value or a template that
+// does not parse is a usage error. Missing keys print nothing unless allowMissing is false,
+// as in kubectl (--allow-missing-template-keys).
+func parseOutput(s string, allowMissing bool) (getOutput, error) {
+	switch s {
+	case "", "table":
+		return getOutput{format: "table"}, nil
+	case "wide", "json", "yaml":
+		return getOutput{format: s}, nil
+	}
+	tmpl, ok := strings.CutPrefix(s, "jsonpath=")
+	if !ok {
+		return getOutput{}, fmt.Errorf("--output must be table (default), wide, json, yaml or jsonpath=TEMPLATE, not %q", s)
+	}
+	if tmpl == "" {
+		return getOutput{}, errors.New("-o jsonpath= needs a template, e.g. jsonpath={.items[*].name}")
+	}
+	j := jsonpath.New("kiln get").AllowMissingKeys(allowMissing)
+	if err := j.Parse(tmpl); err != nil {
+		return getOutput{}, fmt.Errorf("bad jsonpath template %q: %v", tmpl, err)
+	}
+	return getOutput{format: "jsonpath", template: tmpl, jsonPath: j}, nil
+}
+
+// write prints the fetched objects: items as tables, whole (the list object, or the one
+// object asked for) as JSON, YAML or through the jsonpath template.
+func (o getOutput) write(w io.Writer, items []status.Object, whole any, now time.Time) error {
+	switch o.format {
+	case "json":
+		b, _ := json.MarshalIndent(whole, "", "  ")
+		_, err := fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(whole)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	case "jsonpath":
+		return o.writeJSONPath(w, whole)
+	}
+	printTable(w, items, now, o.format == "wide")
+	return nil
+}
+
+// writeJSONPath evaluates the template against the very value -o json prints, read back as
+// plain JSON (as kubectl does), so that the template names the fields -o json shows. Like
+// kubectl, it adds no newline; an evaluation error prints nothing.
+func (o getOutput) writeJSONPath(w io.Writer, whole any) error {
+	b, err := json.Marshal(whole)
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := o.jsonPath.Execute(&buf, v); err != nil {
+		return fmt.Errorf("jsonpath %s: %v", o.template, err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 // printTable prints objects with the columns a user scans for, one table per kind: for
 // resources their type, state, pods ready, restarts, forward, last update and error; for
 // forwards where they go; for discovery each pod; for the other kinds their state and error.
-func printTable(w io.Writer, items []status.Object, now time.Time) {
+// wide (-o wide) adds columns: a resource's images, labels and last step, a forward's host,
+// a pod's containers, another kind's state. The error stays last, where it may run long.
+func printTable(w io.Writer, items []status.Object, now time.Time, wide bool) {
 	var kinds []string
 	byKind := map[string][]status.Object{}
 	for _, o := range items {
@@ -105,16 +181,29 @@ func printTable(w io.Writer, items []status.Object, now time.Time) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		switch kind {
 		case status.KindResource:
-			resourceTable(tw, byKind[kind], now)
+			resourceTable(tw, byKind[kind], now, wide)
 		case status.KindForward:
-			forwardTable(tw, byKind[kind], now)
+			forwardTable(tw, byKind[kind], now, wide)
 		case status.KindDiscovery:
-			discoveryTable(tw, byKind[kind], now)
+			discoveryTable(tw, byKind[kind], now, wide)
 		default:
-			genericTable(tw, byKind[kind], now)
+			genericTable(tw, byKind[kind], now, wide)
 		}
 		tw.Flush()
 	}
+}
+
+// decode reads a spec or status as the API sent it. What does not parse reads as the zero
+// value: a table or a description shows what it can rather than nothing.
+func decode[T any](raw json.RawMessage) T {
+	var v T
+	_ = json.Unmarshal(raw, &v)
+	return v
+}
+
+// row writes one tab-separated table row.
+func row(w io.Writer, cols ...string) {
+	fmt.Fprintln(w, strings.Join(cols, "\t"))
 }
 
 func ago(now, t time.Time) string {
@@ -124,13 +213,25 @@ func ago(now, t time.Time) string {
 	return now.Sub(t).Round(time.Second).String() + " ago"
 }
 
-func resourceTable(tw io.Writer, items []status.Object, now time.Time) {
-	fmt.Fprintln(tw, "NAME\tTYPE\tSTATUS\tPODS\tRESTARTS\tFORWARD\tUPDATED\tERROR")
+// msDuration shows a duration the API sends in milliseconds as kiln run's summary does.
+func msDuration(ms float64) string {
+	return (time.Duration(ms * float64(time.Millisecond))).Round(time.Millisecond).String()
+}
+
+// stepText is a step as kiln run's summary shows it: its name and duration.
+func stepText(s status.Step) string {
+	return s.Name + " " + msDuration(s.DurationMS)
+}
+
+func resourceTable(tw io.Writer, items []status.Object, now time.Time, wide bool) {
+	head := []string{"NAME", "TYPE", "STATUS", "PODS", "RESTARTS", "FORWARD", "UPDATED"}
+	if wide {
+		head = append(head, "IMAGES", "LABELS", "LAST STEP")
+	}
+	row(tw, append(head, "ERROR")...)
 	for _, o := range items {
-		var spec status.ResourceSpec
-		var st status.ResourceStatus
-		_ = json.Unmarshal(o.Spec, &spec)
-		_ = json.Unmarshal(o.Status, &st)
+		spec := decode[status.ResourceSpec](o.Spec)
+		st := decode[status.ResourceStatus](o.Status)
 		pods := "-" // until discovery reports pods: 0/0 would claim a count nobody made
 		if spec.Type == "k8s" && st.Pods > 0 {
 			pods = fmt.Sprintf("%d/%d", st.PodsReady, st.Pods)
@@ -146,32 +247,47 @@ func resourceTable(tw io.Writer, items []status.Object, now time.Time) {
 		if errText == "" && st.Reason != "" {
 			errText = st.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", o.Name, orDash(spec.Type), orDash(st.State), pods, st.Restarts, fwd,
-			ago(now, o.Updated), firstLine(errText))
+		cols := []string{o.Name, orDash(spec.Type), orDash(st.State), pods, fmt.Sprint(st.Restarts), fwd, ago(now, o.Updated)}
+		if wide {
+			last := "-"
+			if len(st.Steps) > 0 {
+				last = stepText(st.Steps[len(st.Steps)-1])
+			}
+			cols = append(cols, orDash(strings.Join(spec.Images, ",")), orDash(strings.Join(spec.Labels, ",")), last)
+		}
+		row(tw, append(cols, firstLine(errText))...)
 	}
 }
 
-func forwardTable(tw io.Writer, items []status.Object, now time.Time) {
-	fmt.Fprintln(tw, "NAME\tURL\tSTATE\tPOD\tCONTAINER PORT\tSINCE\tERROR")
+func forwardTable(tw io.Writer, items []status.Object, now time.Time, wide bool) {
+	head := []string{"NAME", "URL", "STATE", "POD", "CONTAINER PORT", "SINCE"}
+	if wide {
+		head = append(head, "HOST")
+	}
+	row(tw, append(head, "ERROR")...)
 	for _, o := range items {
-		var spec status.ForwardSpec
-		var st status.ForwardStatus
-		_ = json.Unmarshal(o.Spec, &spec)
-		_ = json.Unmarshal(o.Status, &st)
+		spec := decode[status.ForwardSpec](o.Spec)
+		st := decode[status.ForwardStatus](o.Status)
 		port := "-"
 		if spec.ContainerPort != 0 {
 			port = fmt.Sprint(spec.ContainerPort)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, st.URL, orDash(st.State), orDash(st.Pod), port, ago(now, st.Since), firstLine(st.Error))
+		cols := []string{o.Name, st.URL, orDash(st.State), orDash(st.Pod), port, ago(now, st.Since)}
+		if wide {
+			cols = append(cols, orDash(spec.Host))
+		}
+		row(tw, append(cols, firstLine(st.Error))...)
 	}
 }
 
-func discoveryTable(tw io.Writer, items []status.Object, now time.Time) {
-	fmt.Fprintln(tw, "RESOURCE\tPOD\tPHASE\tREADY\tRESTARTS\tAGE\tREASON")
+func discoveryTable(tw io.Writer, items []status.Object, now time.Time, wide bool) {
+	head := []string{"RESOURCE", "POD", "PHASE", "READY", "RESTARTS", "AGE", "REASON"}
+	if wide {
+		head = append(head, "CONTAINERS")
+	}
+	row(tw, head...)
 	for _, o := range items {
-		var st status.DiscoveryStatus
-		_ = json.Unmarshal(o.Status, &st)
-		for _, p := range st.Pods {
+		for _, p := range decode[status.DiscoveryStatus](o.Status).Pods {
 			ready, restarts, reason := 0, int32(0), ""
 			main := 0
 			for _, c := range p.Containers {
@@ -187,25 +303,58 @@ func discoveryTable(tw io.Writer, items []status.Object, now time.Time) {
 					reason = c.Reason
 				}
 			}
-			phase := p.Phase
-			if p.Deleting {
-				phase = "Terminating"
+			cols := []string{o.Name, p.Namespace + "/" + p.Name, podPhase(p), fmt.Sprintf("%d/%d", ready, main), fmt.Sprint(restarts),
+				strings.TrimSuffix(ago(now, p.Created), " ago"), orDash(reason)}
+			if wide {
+				cols = append(cols, containerStates(p.Containers))
 			}
-			fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%d/%d\t%d\t%s\t%s\n", o.Name, p.Namespace, p.Name, phase, ready, main, restarts,
-				strings.TrimSuffix(ago(now, p.Created), " ago"), orDash(reason))
+			row(tw, cols...)
 		}
 	}
 }
 
-// genericTable is for kinds whose status has a state and an error, at most.
-func genericTable(tw io.Writer, items []status.Object, now time.Time) {
-	fmt.Fprintln(tw, "KIND\tNAME\tUPDATED\tERROR")
-	for _, o := range items {
-		var st struct {
-			Error string `json:"error"`
+// podPhase is a pod's phase, or Terminating once it is being deleted, as kubectl shows it.
+func podPhase(p status.Pod) string {
+	if p.Deleting {
+		return "Terminating"
+	}
+	return p.Phase
+}
+
+// containerStates is the wide CONTAINERS column: name:state for each container, init ones
+// marked, in the pod's order.
+func containerStates(cs []status.Container) string {
+	var parts []string
+	for _, c := range cs {
+		name := c.Name
+		if c.Init {
+			name += "(init)"
 		}
-		_ = json.Unmarshal(o.Status, &st)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Kind, o.Name, ago(now, o.Updated), firstLine(st.Error))
+		parts = append(parts, name+":"+orDash(c.State))
+	}
+	return orDash(strings.Join(parts, ","))
+}
+
+// genericTable is for kinds whose status has a state and an error, at most. Their state is
+// in a field named state (images, logs), result (liveupdates) or serve (locals).
+func genericTable(tw io.Writer, items []status.Object, now time.Time, wide bool) {
+	head := []string{"KIND", "NAME"}
+	if wide {
+		head = append(head, "STATUS")
+	}
+	row(tw, append(head, "UPDATED", "ERROR")...)
+	for _, o := range items {
+		st := decode[struct {
+			State  string `json:"state"`
+			Result string `json:"result"`
+			Serve  string `json:"serve"`
+			Error  string `json:"error"`
+		}](o.Status)
+		cols := []string{o.Kind, o.Name}
+		if wide {
+			cols = append(cols, orDash(cmp.Or(st.State, st.Result, st.Serve)))
+		}
+		row(tw, append(cols, ago(now, o.Updated), firstLine(st.Error))...)
 	}
 }
 

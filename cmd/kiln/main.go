@@ -33,7 +33,8 @@ Usage:
   kiln watch  [-f FILE] [--context CTX] [--namespace NS] [-- ARGS]
   kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
-  kiln get    KIND [NAME] [-f FILE] [-o json|yaml]
+  kiln get    KIND [NAME] [-f FILE] [-o wide|json|yaml|jsonpath=TEMPLATE]
+  kiln describe RESOURCE [-f FILE] [--show-yaml]
   kiln trigger RESOURCE... [-f FILE]
   kiln wait   --for=ready RESOURCE...|--all [-f FILE] [--timeout 5m]
   kiln logs   [RESOURCE...] [-f] [--since 5m] [--container NAME] [--file FILE]
@@ -45,6 +46,7 @@ Commands:
   down     delete what kiln applied for the project
   render   print the fully resolved manifests (or, with -o json, the whole plan)
   get      show what the project's kiln watch is doing: resources, images, ... (its status API)
+  describe all the project's kiln watch knows of one resource: state, steps, pods, forwards, logs
   trigger  run a resource now in the project's kiln watch (trigger_mode manual, or to re-run)
   wait     wait until resources of the project's kiln watch are ready, for scripts
   logs     print the logs of the project's kiln watch: every container and local command
@@ -90,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return extCmd(args[1:], stdout, stderr)
 	case "get":
 		return getCmd(args[1:], stdout, stderr)
+	case "describe":
+		return describeCmd(args[1:], stdout, stderr)
 	case "trigger":
 		return triggerCmd(args[1:], stdout, stderr)
 	case "wait":

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kiln-dev/kiln/runtime/discovery"
 	"github.com/kiln-dev/kiln/runtime/forward"
@@ -42,7 +43,11 @@ func (e *runner) startLive(spillDir string) *live {
 	l.fwd = forward.New(forward.SPDYDialer(e.kc.Config, e.kc.Client), l.forwardChanged)
 	changes, unsubscribe := l.disc.Subscribe()
 	lines, unfollow := l.logs.Subscribe(logs.Query{})
-	l.wg.Add(2)
+	l.wg.Add(3)
+	go func() {
+		defer l.wg.Done()
+		l.publishStreams(ctx)
+	}()
 	go func() {
 		defer l.wg.Done()
 		defer unsubscribe()
@@ -71,6 +76,42 @@ func (e *runner) startLive(spillDir string) *live {
 		}
 	}()
 	return l
+}
+
+// publishStreams puts each log stream's state in the store once a second, when it changed,
+// and removes the streams that ended with their pods.
+func (l *live) publishStreams(ctx context.Context) {
+	st := l.e.opts.Store
+	if st == nil {
+		return
+	}
+	last := map[string]status.LogStreamStatus{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := map[string]status.LogStreamStatus{}
+		for _, s := range l.logs.Streams() {
+			name := s.Resource + "/" + s.Namespace + "/" + s.Pod + "/" + s.Container
+			now[name] = status.LogStreamStatus{Resource: s.Resource, Pod: s.Namespace + "/" + s.Pod, Container: s.Container,
+				State: s.State, Lines: s.Lines, LastLine: s.LastLine}
+		}
+		for name, s := range now {
+			if last[name] != s {
+				st.Put(status.KindLogStream, name, nil, s)
+			}
+		}
+		for name := range last {
+			if _, ok := now[name]; !ok {
+				st.Delete(status.KindLogStream, name)
+			}
+		}
+		last = now
+	}
 }
 
 // print shows a pod's log line in the terminal, prefixed like every other line of the

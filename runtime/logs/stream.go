@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"sort"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,6 +37,55 @@ type worker struct {
 	cancel  context.CancelFunc
 	state   Container // as last sent, for SetPods to tell changes
 	cur     cursor
+
+	// For Streams: what the stream is doing, lines taken, the newest line's stamp.
+	phase    atomic.Value // string
+	lines    atomic.Uint64
+	lastLine atomic.Int64 // unix nanoseconds
+}
+
+// Stream states (Streams).
+const (
+	StreamStreaming    = "streaming"
+	StreamReconnecting = "reconnecting"
+	StreamEnded        = "ended"
+)
+
+// Stream is the state of one container's log stream.
+type Stream struct {
+	Resource, Namespace, Pod, Container string
+	State                               string
+	Lines                               uint64
+	LastLine                            time.Time
+}
+
+// Streams returns every stream's state, ordered by resource, pod and container.
+func (m *Manager) Streams() []Stream {
+	m.mu.Lock()
+	out := make([]Stream, 0, len(m.workers))
+	for k, w := range m.workers {
+		s := Stream{Resource: k.resource, Namespace: k.namespace, Pod: k.pod, Container: k.container, Lines: w.lines.Load()}
+		s.State, _ = w.phase.Load().(string)
+		if s.State == "" {
+			s.State = StreamReconnecting
+		}
+		if ns := w.lastLine.Load(); ns != 0 {
+			s.LastLine = time.Unix(0, ns).UTC()
+		}
+		out = append(out, s)
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		if a.Pod != b.Pod {
+			return a.Pod < b.Pod
+		}
+		return a.Container < b.Container
+	})
+	return out
 }
 
 // SetPods sets the pods of a resource: streams start for new pods and containers and stop
@@ -101,6 +152,7 @@ func (w *worker) run(ctx context.Context, c Container) {
 		}
 		if c = w.latest(c); err == nil && c.Terminated && c.Restarts == previousFor {
 			// Read to the end of a container that has ended: nothing more until it restarts.
+			w.phase.Store(StreamEnded)
 			select {
 			case <-ctx.Done():
 				return
@@ -108,6 +160,7 @@ func (w *worker) run(ctx context.Context, c Container) {
 				continue
 			}
 		}
+		w.phase.Store(StreamReconnecting)
 		select { // still running (or waiting to run): the stream broke, or it has not started
 		case <-ctx.Done():
 			return
@@ -157,6 +210,9 @@ func (w *worker) read(ctx context.Context, opts *corev1.PodLogOptions, s *sink) 
 		return false, err
 	}
 	defer rc.Close()
+	if !opts.Previous {
+		w.phase.Store(StreamStreaming)
+	}
 	r := bufio.NewReaderSize(rc, 64<<10)
 	limit := w.m.opts.MaxLineBytes + len(time.RFC3339Nano) + 1
 	var line []byte
@@ -179,6 +235,10 @@ func (w *worker) read(ctx context.Context, opts *corev1.PodLogOptions, s *sink) 
 			continue
 		}
 		got = true
+		w.lines.Add(1)
+		if !ts.IsZero() {
+			w.lastLine.Store(ts.UnixNano())
+		}
 		s.line(text, ts, cut)
 	}
 }

@@ -156,3 +156,31 @@ func TestSetPodsStopsStreams(t *testing.T) {
 		t.Errorf("write after Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestStreamsReportState(t *testing.T) {
+	f := newFakeKubelet()
+	m := testManager(t, f, Options{})
+	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	f.write(base, "one")
+	f.write(base.Add(time.Second), "two")
+	m.SetPods("api", onePod(Container{Name: "app", Running: true}))
+	waitLines(t, m, Query{}, 2)
+	st := m.Streams()
+	if len(st) != 1 || st[0].Resource != "api" || st[0].Pod != "api-1" || st[0].Container != "app" ||
+		st[0].State != StreamStreaming || st[0].Lines != 2 || !st[0].LastLine.Equal(base.Add(time.Second)) {
+		t.Fatalf("streams %+v", st)
+	}
+	f.setRunning(false)
+	m.SetPods("api", onePod(Container{Name: "app", Terminated: true}))
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Streams()[0].State != StreamEnded {
+		if time.Now().After(deadline) {
+			t.Fatalf("a finished container's stream is %+v", m.Streams())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	m.SetPods("api", nil)
+	if st := m.Streams(); len(st) != 0 {
+		t.Fatalf("streams of a pod gone: %+v", st)
+	}
+}

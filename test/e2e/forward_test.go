@@ -197,6 +197,25 @@ func TestWatchForwardsAndLogs(t *testing.T) {
 	}
 	checkCounter(t, "kiln logs", r.stdout, "alpha")
 	checkCounter(t, "kiln logs", r.stdout, "beta")
+	var streams struct {
+		Items []struct {
+			Status struct {
+				Resource, State string
+				Lines           int
+			} `json:"status"`
+		} `json:"items"`
+	}
+	ls := kiln(t, nil, "get", "logs", "-f", dir, "-o", "json")
+	if err := json.Unmarshal([]byte(ls.stdout), &streams); err != nil {
+		t.Fatalf("kiln get logs -o json: %v\n%s", err, ls)
+	}
+	found := false
+	for _, it := range streams.Items {
+		found = found || it.Status.Resource == "alpha" && it.Status.State == "streaming" && it.Status.Lines >= 30
+	}
+	if !found {
+		t.Errorf("kiln get logs has no streaming alpha stream with its lines:\n%s", ls.stdout)
+	}
 	if strings.Contains(w.stdout.String(), secretValue) {
 		t.Errorf("kiln watch printed the Secret's value")
 	}

@@ -39,8 +39,8 @@ func getCmd(args []string, stdout, stderr io.Writer) int {
 	output := fs.StringP("output", "o", "", "table (default), wide, json, yaml or jsonpath=TEMPLATE")
 	allowMissing := fs.Bool("allow-missing-template-keys", true, "with -o jsonpath: a missing field prints nothing (false: it is an error)")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		fmt.Fprintf(stderr, "usage: kiln get KIND [NAME] [-o wide|json|yaml|jsonpath=TEMPLATE]; KIND is all or one of %s\n", strings.Join(status.Kinds, ", "))

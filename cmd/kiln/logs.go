@@ -24,8 +24,8 @@ func logsCmd(args []string, stdout, stderr io.Writer) int {
 	since := fs.Duration("since", 0, "only lines newer than this (5m, 1h); 0 for all kiln has")
 	container := fs.StringP("container", "c", "", "only this container's lines")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	c, err := dialProject(*file)
 	if err != nil {

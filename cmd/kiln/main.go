@@ -119,6 +119,18 @@ func (c *commonFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.frozen, "frozen", false, "refuse to change kiln.lock: an ext:// extension it does not pin is an error (default when CI=true)")
 }
 
+// parseArgs parses the flags of a command that evaluates nothing: --help exits 0, a bad flag
+// 2 (pflag has printed why).
+func parseArgs(fs *pflag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
 // parseFlags parses args, splitting off the script args after "--".
 func parseFlags(fs *pflag.FlagSet, args []string, stderr io.Writer) (scriptArgs []string, code int, ok bool) {
 	fs.SetOutput(stderr)

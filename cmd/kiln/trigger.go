@@ -24,8 +24,8 @@ func triggerCmd(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("kiln trigger", pflag.ContinueOnError)
 	file := fs.StringP("file", "f", ".", "the Kilnfile or Tiltfile, or a directory holding one")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "usage: kiln trigger RESOURCE... [-f FILE]; kiln get resources lists them")

@@ -25,8 +25,8 @@ func waitCmd(args []string, stdout, stderr io.Writer) int {
 	all := fs.Bool("all", false, "every resource kiln runs (those skipped, by auto_init=False or config, are left out)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	if *forCond != "ready" {
 		fmt.Fprintln(stderr, "kiln wait: --for=ready is required (the one condition kiln wait knows)")

@@ -28,7 +28,6 @@ type live struct {
 	syncMu sync.Mutex // one sync at a time: each reads the runner's state afresh
 
 	mu      sync.Mutex
-	pods    map[string][]discovery.Pod
 	linked  map[string]bool // forward URLs already printed
 	forward map[string][]string
 }
@@ -37,7 +36,7 @@ type live struct {
 // older log lines go ("" keeps none beyond memory).
 func (e *runner) startLive(spillDir string) *live {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &live{e: e, cancel: cancel, pods: map[string][]discovery.Pod{}, linked: map[string]bool{}, forward: map[string][]string{}}
+	l := &live{e: e, cancel: cancel, linked: map[string]bool{}, forward: map[string][]string{}}
 	l.disc = discovery.NewWatcher(e.kc.Client)
 	l.logs = logs.New(e.kc.Client, logs.Options{Scrub: secretScrubber(e.plan), SpillDir: spillDir})
 	l.fwd = forward.New(forward.SPDYDialer(e.kc.Config, e.kc.Client), l.forwardChanged)
@@ -120,14 +119,7 @@ func (l *live) print(line logs.Line) {
 	if line.Local || line.Overflow {
 		return
 	}
-	name := line.Resource
-	if line.ShowContainer && line.Container != "" {
-		name += "/" + line.Container
-	}
-	text := line.Text
-	if line.Previous {
-		text = "(previous container) " + text
-	}
+	name, text := logs.Label(line)
 	l.e.out.Line(name, "%s", text)
 }
 
@@ -177,12 +169,7 @@ func (l *live) sync() {
 		for _, s := range specs {
 			have[forwardName(s)] = true
 		}
-		objs, _ := e.opts.Store.List(status.KindForward)
-		for _, o := range objs {
-			if !have[o.Name] {
-				e.opts.Store.Delete(status.KindForward, o.Name)
-			}
-		}
+		e.deleteExcept(status.KindForward, have)
 		for _, st := range l.fwd.States() {
 			l.forwardChanged(st)
 		}
@@ -213,13 +200,6 @@ func (l *live) namespaces(objs []discovery.Object) []string {
 // podsChanged hands a resource's pods to its log streams and forwards, and publishes them.
 func (l *live) podsChanged(name string) {
 	pods := l.disc.Pods(name)
-	l.mu.Lock()
-	if len(pods) == 0 {
-		delete(l.pods, name)
-	} else {
-		l.pods[name] = pods
-	}
-	l.mu.Unlock()
 	streams := make([]logs.Pod, 0, len(pods))
 	for _, p := range pods {
 		streams = append(streams, logPod(p))
@@ -269,10 +249,7 @@ func discoveryStatus(pods []discovery.Pod) status.DiscoveryStatus {
 
 // fillLive adds what discovery and the forwards know of a resource to its status.
 func (l *live) fillLive(name string, st *status.ResourceStatus) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	pods := l.pods[name]
-	for _, p := range pods {
+	for _, p := range l.disc.Pods(name) {
 		if p.Deleting {
 			continue
 		}
@@ -287,7 +264,9 @@ func (l *live) fillLive(name string, st *status.ResourceStatus) {
 			}
 		}
 	}
+	l.mu.Lock()
 	st.Forwards = append([]string(nil), l.forward[name]...)
+	l.mu.Unlock()
 }
 
 // forwardChanged publishes a forward's state, and prints its link the first time it serves.

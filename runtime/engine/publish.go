@@ -92,10 +92,16 @@ func (e *runner) publishAll() {
 		have[r.Name] = true
 		e.publish(r.Name)
 	}
-	objs, _ := e.opts.Store.List(status.KindResource)
+	e.deleteExcept(status.KindResource, have)
+}
+
+// deleteExcept removes from the store the objects of kind whose names have does not hold:
+// what the project no longer declares.
+func (e *runner) deleteExcept(kind string, have map[string]bool) {
+	objs, _ := e.opts.Store.List(kind)
 	for _, o := range objs {
 		if !have[o.Name] {
-			e.opts.Store.Delete(status.KindResource, o.Name)
+			e.opts.Store.Delete(kind, o.Name)
 		}
 	}
 }

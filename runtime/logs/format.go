@@ -17,22 +17,30 @@ func Colour(resource string) string {
 	return palette[h.Sum32()%uint32(len(palette))]
 }
 
-// Format renders a line for the terminal as "resource │ text", the resource column padded to
-// width and coloured per resource when color is set. It names the container when the
-// resource has several, and marks lines of a crashed container and kiln's own notices.
-func Format(l Line, width int, color bool) string {
-	name := l.Resource
+// Label is a line's prefix and text as every view shows them: the resource ("kiln" for
+// kiln's own notices), with the container when the resource has several, and the text marked
+// when it comes from a crashed container.
+func Label(l Line) (name, text string) {
+	name = l.Resource
 	if name == "" {
 		name = "kiln"
 	}
 	if l.ShowContainer && l.Container != "" {
 		name += "/" + l.Container
 	}
-	pad := strings.Repeat(" ", max(0, width-utf8.RuneCountInString(name)))
-	text := l.Text
+	text = l.Text
 	if l.Previous {
 		text = "(previous container) " + text
 	}
+	return name, text
+}
+
+// Format renders a line for the terminal as "resource │ text", the resource column padded to
+// width and coloured per resource when color is set. It names the container when the
+// resource has several, and marks lines of a crashed container and kiln's own notices.
+func Format(l Line, width int, color bool) string {
+	name, text := Label(l)
+	pad := strings.Repeat(" ", max(0, width-utf8.RuneCountInString(name)))
 	if !color {
 		return name + pad + " │ " + text
 	}

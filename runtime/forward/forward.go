@@ -100,7 +100,7 @@ func (f *forward) retarget(pods []discovery.Pod) {
 		f.mu.Unlock()
 		return
 	}
-	t := &target{f: f, namespace: best.Namespace, pod: best.Name, uid: best.UID, port: port}
+	t := newTarget(f, best, port)
 	f.replaceLocked(t)
 	f.mu.Unlock()
 	if cur != nil {
@@ -274,12 +274,14 @@ type target struct {
 	keeping        bool
 	ctx            context.Context
 	cancel         context.CancelFunc
-	once           sync.Once
 }
 
-func (t *target) context() context.Context {
-	t.once.Do(func() { t.ctx, t.cancel = context.WithCancel(t.f.ctx) })
-	return t.ctx
+// newTarget is pod as a forward's target; its context ends when the target is replaced or
+// the forward closes, and with it the dials for it.
+func newTarget(f *forward, pod discovery.Pod, port int) *target {
+	t := &target{f: f, namespace: pod.Namespace, pod: pod.Name, uid: pod.UID, port: port}
+	t.ctx, t.cancel = context.WithCancel(f.ctx)
+	return t
 }
 
 func (t *target) current() Tunnel {
@@ -298,7 +300,7 @@ func (t *target) tunnelFor() (Tunnel, error) {
 	if tun := t.current(); tun != nil {
 		return tun, nil
 	}
-	ctx := t.context()
+	ctx := t.ctx
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -362,12 +364,12 @@ func (t *target) keepDialled() {
 	}()
 	wait := redialMin
 	for {
-		if _, err := t.tunnelFor(); err == nil || t.context().Err() != nil {
+		if _, err := t.tunnelFor(); err == nil || t.ctx.Err() != nil {
 			return
 		}
 		select {
 		case <-time.After(wait):
-		case <-t.context().Done():
+		case <-t.ctx.Done():
 			return
 		}
 		if wait *= 2; wait > redialMax {
@@ -419,7 +421,6 @@ func openWithin(tun Tunnel, port int, d time.Duration) (Stream, error) {
 }
 
 func (t *target) close() {
-	t.context()
 	t.cancel()
 	t.mu.Lock()
 	t.closed = true

@@ -392,25 +392,7 @@ func TestWatchCrashLoopLogs(t *testing.T) {
 	dir := writeProject(t, map[string]string{
 		"crasher/Dockerfile": "FROM " + BusyboxImage + "\nCMD [\"sh\", \"-c\", \"echo run $(cat /proc/sys/kernel/random/uuid) with token $TOKEN; echo fatal: config missing >&2; exit 3\"]\n",
 		"Kilnfile":           "docker_build('example.local/crasher', 'crasher')\nk8s_yaml('app.yaml')\nk8s_resource('crasher', pod_readiness='ignore')\n",
-		"app.yaml": fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: crasher, namespace: %[1]s}
-spec:
-  selector: {matchLabels: {app: crasher}}
-  template:
-    metadata: {labels: {app: crasher}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: crasher
-        image: example.local/crasher
-        env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: crasher-token, key: token}}}]
----
-apiVersion: v1
-kind: Secret
-metadata: {name: crasher-token, namespace: %[1]s}
-stringData: {token: tok-%[1]s}
-`, ns),
+		"app.yaml":           crasherYAML(ns),
 	})
 	w := startWatch(t, "-f", dir, contextFlag(c))
 	w.waitFor("update (start) done", 3*time.Minute)

@@ -385,7 +385,28 @@ func TestRunCrash(t *testing.T) {
 	dir := writeProject(t, map[string]string{
 		"crasher/Dockerfile": "FROM " + BusyboxImage + "\nCMD [\"sh\", \"-c\", \"echo starting up with token $TOKEN; echo fatal: config missing >&2; exit 3\"]\n",
 		"Kilnfile":           "docker_build('example.local/crasher', 'crasher')\nk8s_yaml('app.yaml')\nci_settings(readiness_timeout='2m')\n",
-		"app.yaml": fmt.Sprintf(`apiVersion: apps/v1
+		"app.yaml":           crasherYAML(ns),
+	})
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	r := kiln(t, nil, "run", "-f", dir, contextFlag(c))
+	if r.code != 1 {
+		t.Fatalf("want exit 1 for a crashing container:\n%s", r)
+	}
+	for _, want := range []string{"CrashLoopBackOff", "exited with code 3", "fatal: config missing",
+		"starting up with token [redacted: secret " + ns + "/crasher-token:token]"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the failure should show %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.String(), "tok-"+ns) {
+		t.Errorf("the Secret's value reached kiln's output:\n%s", r)
+	}
+}
+
+// crasherYAML is a Deployment of example.local/crasher whose container reads a token from a
+// Secret (also in the YAML), for the tests of failing containers.
+func crasherYAML(ns string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: crasher, namespace: %[1]s}
 spec:
@@ -403,22 +424,7 @@ apiVersion: v1
 kind: Secret
 metadata: {name: crasher-token, namespace: %[1]s}
 stringData: {token: tok-%[1]s}
-`, ns),
-	})
-	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
-	r := kiln(t, nil, "run", "-f", dir, contextFlag(c))
-	if r.code != 1 {
-		t.Fatalf("want exit 1 for a crashing container:\n%s", r)
-	}
-	for _, want := range []string{"CrashLoopBackOff", "exited with code 3", "fatal: config missing",
-		"starting up with token [redacted: secret " + ns + "/crasher-token:token]"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("the failure should show %q:\n%s", want, r)
-		}
-	}
-	if strings.Contains(r.String(), "tok-"+ns) {
-		t.Errorf("the Secret's value reached kiln's output:\n%s", r)
-	}
+`, ns)
 }
 
 // TestRunRefusesNonLocalContext: a context that is not a local cluster is refused before any

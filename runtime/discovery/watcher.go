@@ -60,21 +60,25 @@ type Watcher struct {
 	mu      sync.Mutex
 	targets map[string]Target
 	spaces  map[string]*space
+	// read are namespaces that readiness reads (ListPods): watched even when no target needs
+	// them, so that a second check does not start the informers again.
+	read   map[string]bool
 	pods    map[string][]Pod // per resource, newest first: what subscribers were told
 	closed  bool
 }
 
 // space is the informers of one namespace.
 type space struct {
-	stop chan struct{}
-	pods listerscorev1.PodLister
+	stop   chan struct{}
+	synced []cache.InformerSynced
+	pods   listerscorev1.PodLister
 	rs   listersappsv1.ReplicaSetLister
 	jobs listersbatchv1.JobLister
 }
 
 // NewWatcher returns a Watcher that follows nothing until SetTargets.
 func NewWatcher(client kubernetes.Interface) *Watcher {
-	return &Watcher{client: client, targets: map[string]Target{}, spaces: map[string]*space{}, pods: map[string][]Pod{}}
+	return &Watcher{client: client, targets: map[string]Target{}, spaces: map[string]*space{}, read: map[string]bool{}, pods: map[string][]Pod{}}
 }
 
 // Subscribe returns a channel that names each resource whose pods changed (coalesced, never
@@ -99,6 +103,9 @@ func (w *Watcher) SetTargets(targets map[string]Target) {
 	}
 	w.targets = map[string]Target{}
 	need := map[string]bool{}
+	for ns := range w.read {
+		need[ns] = true
+	}
 	for name, t := range targets {
 		w.targets[name] = t
 		for _, ns := range t.namespaces() {
@@ -155,6 +162,7 @@ func (w *Watcher) startSpace(ns string) *space {
 	pods, rs, jobs := f.Core().V1().Pods(), f.Apps().V1().ReplicaSets(), f.Batch().V1().Jobs()
 	for _, inf := range []cache.SharedIndexInformer{pods.Informer(), rs.Informer(), jobs.Informer()} {
 		_, _ = inf.AddEventHandler(handler)
+		sp.synced = append(sp.synced, inf.HasSynced)
 	}
 	sp.pods, sp.rs, sp.jobs = pods.Lister(), rs.Lister(), jobs.Lister()
 	f.Start(sp.stop)

@@ -13,6 +13,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/apply"
 	"github.com/kiln-dev/kiln/runtime/build"
 	"github.com/kiln-dev/kiln/runtime/cluster"
+	"github.com/kiln-dev/kiln/runtime/discovery"
 	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/kube"
 	"github.com/kiln-dev/kiln/runtime/output"
@@ -146,6 +147,8 @@ func open(ctx context.Context, p *plan.Plan, opts Options, out *output.Printer, 
 	e.applier = apply.New(e.kc, apply.ProjectID(p.Dir), ns)
 	e.applier.UpsertTimeout = time.Duration(p.Settings.K8sUpsertTimeout) * time.Second
 	e.checker = ready.New(e.kc)
+	e.disc = discovery.NewWatcher(e.kc.Client)
+	e.checker.Source = e.disc
 	if e.inventory, err = e.applier.LoadInventory(ctx); err != nil {
 		return e, err
 	}
@@ -160,6 +163,9 @@ func (e *runner) close() {
 	}
 	if e.docker != nil {
 		e.docker.Close()
+	}
+	if e.disc != nil {
+		e.disc.Close()
 	}
 	e.scoped.Remove()
 }

@@ -37,7 +37,7 @@ type live struct {
 func (e *runner) startLive(spillDir string) *live {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &live{e: e, cancel: cancel, linked: map[string]bool{}, forward: map[string][]string{}}
-	l.disc = discovery.NewWatcher(e.kc.Client)
+	l.disc = e.disc
 	l.logs = logs.New(e.kc.Client, logs.Options{Scrub: secretScrubber(e.plan), SpillDir: spillDir})
 	l.fwd = forward.New(forward.SPDYDialer(e.kc.Config, e.kc.Client), l.forwardChanged)
 	changes, unsubscribe := l.disc.Subscribe()
@@ -298,7 +298,6 @@ func forwardName(s forward.Spec) string { return fmt.Sprintf("%s:%d", s.Resource
 func (l *live) close() {
 	l.cancel()
 	l.fwd.Close()
-	l.disc.Close()
 	l.logs.Close()
 	l.wg.Wait()
 }

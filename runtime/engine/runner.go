@@ -8,6 +8,7 @@ import (
 
 	"github.com/kiln-dev/kiln/runtime/apply"
 	"github.com/kiln-dev/kiln/runtime/build"
+	"github.com/kiln-dev/kiln/runtime/discovery"
 	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/kube"
 	"github.com/kiln-dev/kiln/runtime/local"
@@ -19,16 +20,19 @@ import (
 // runner is the state of one run, or of one kiln watch session: the connections made once,
 // the current plan, and what has been applied.
 type runner struct {
-	mu         sync.Mutex
-	plan       *plan.Plan
-	stale      bool // a local resource ran since the plan was made
-	opts       Options
-	out        *output.Printer
-	kc         *kube.Cluster
-	docker     *docker.Client
-	registry   string // the cluster's local registry, when it advertises one
-	applier    *apply.Applier
-	checker    *ready.Checker
+	mu       sync.Mutex
+	plan     *plan.Plan
+	stale    bool // a local resource ran since the plan was made
+	opts     Options
+	out      *output.Printer
+	kc       *kube.Cluster
+	docker   *docker.Client
+	registry string // the cluster's local registry, when it advertises one
+	applier  *apply.Applier
+	checker  *ready.Checker
+	// disc follows the pods of the applied workloads through informers. Readiness reads its
+	// caches under kiln run and kiln watch alike; under watch it also feeds logs and forwards.
+	disc       *discovery.Watcher
 	builder    *build.Builder
 	kindName   string
 	isKind     bool

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln/runtime/kube"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,9 +48,39 @@ func (f *Failure) Error() string {
 	return msg
 }
 
+// Source lists the pods and ReplicaSets that readiness looks at. The engine gives the
+// Checker discovery's informer caches, so that readiness and the live view read the same
+// data; New's default asks the API server.
+type Source interface {
+	ListPods(ctx context.Context, ns string, sel labels.Selector) ([]corev1.Pod, error)
+	ListReplicaSets(ctx context.Context, ns string, sel labels.Selector) ([]appsv1.ReplicaSet, error)
+}
+
+// apiSource is a Source that asks the API server each time.
+type apiSource struct{ c *kube.Cluster }
+
+func (a apiSource) ListPods(ctx context.Context, ns string, sel labels.Selector) ([]corev1.Pod, error) {
+	list, err := a.c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func (a apiSource) ListReplicaSets(ctx context.Context, ns string, sel labels.Selector) ([]appsv1.ReplicaSet, error) {
+	list, err := a.c.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
 // Checker polls workloads on one cluster.
 type Checker struct {
 	Cluster *kube.Cluster
+	// Source is where pods and ReplicaSets are read (workloads themselves come from the API
+	// server, whose status is the truth of a rollout).
+	Source Source
 	// Interval between polls.
 	Interval time.Duration
 	// LogLines is how many log lines a failure shows.
@@ -68,7 +99,7 @@ const DefaultSettle = 2 * time.Second
 
 // New returns a checker polling every 200 ms.
 func New(c *kube.Cluster) *Checker {
-	return &Checker{Cluster: c, Interval: 200 * time.Millisecond, LogLines: 20, Settle: DefaultSettle}
+	return &Checker{Cluster: c, Source: apiSource{c}, Interval: 200 * time.Millisecond, LogLines: 20, Settle: DefaultSettle}
 }
 
 // Wait blocks until every object is ready, a Failure shows, or ctx ends. Custom resources are
@@ -292,11 +323,16 @@ func condField(u *unstructured.Unstructured, typ, field string) string {
 func (c *Checker) pods(ctx context.Context, u *unstructured.Unstructured) ([]corev1.Pod, error) {
 	ns := u.GetNamespace()
 	if u.GetKind() == "Pod" {
-		p, err := c.Cluster.Client.CoreV1().Pods(ns).Get(ctx, u.GetName(), metav1.GetOptions{})
+		all, err := c.Source.ListPods(ctx, ns, labels.Everything())
 		if err != nil {
 			return nil, err
 		}
-		return []corev1.Pod{*p}, nil
+		for _, p := range all {
+			if p.Name == u.GetName() {
+				return []corev1.Pod{p}, nil
+			}
+		}
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, u.GetName())
 	}
 	sel, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
 	if u.GetKind() == "Job" && !found {
@@ -305,11 +341,7 @@ func (c *Checker) pods(ctx context.Context, u *unstructured.Unstructured) ([]cor
 	if len(sel) == 0 {
 		return nil, nil
 	}
-	list, err := c.Cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
-	if err != nil {
-		return nil, err
-	}
-	return list.Items, nil
+	return c.Source.ListPods(ctx, ns, labels.SelectorFromSet(sel))
 }
 
 // currentPods keeps the pods of the workload's current revision: a pod of the previous
@@ -327,11 +359,11 @@ func (c *Checker) currentPods(ctx context.Context, u *unstructured.Unstructured,
 		if rev == "" || len(sel) == 0 {
 			return pods
 		}
-		rss, err := c.Cluster.Client.AppsV1().ReplicaSets(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
+		rss, err := c.Source.ListReplicaSets(ctx, u.GetNamespace(), labels.SelectorFromSet(sel))
 		if err != nil {
 			return pods
 		}
-		for _, rs := range rss.Items {
+		for _, rs := range rss {
 			owned := false
 			for _, ref := range rs.OwnerReferences {
 				owned = owned || ref.UID == u.GetUID()
@@ -363,12 +395,12 @@ func (c *Checker) ownedPodsReady(ctx context.Context, o *unstructured.Unstructur
 	if err != nil {
 		return false, "waiting for " + describe(o) + " to exist", nil
 	}
-	list, err := c.Cluster.Client.CoreV1().Pods(o.GetNamespace()).List(ctx, metav1.ListOptions{})
+	all, err := c.Source.ListPods(ctx, o.GetNamespace(), labels.Everything())
 	if err != nil {
 		return false, "", err
 	}
 	var owned []corev1.Pod
-	for _, p := range list.Items {
+	for _, p := range all {
 		for _, ref := range p.OwnerReferences {
 			if ref.UID == live.GetUID() {
 				owned = append(owned, p)

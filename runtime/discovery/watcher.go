@@ -63,8 +63,8 @@ type Watcher struct {
 	// read are namespaces that readiness reads (ListPods): watched even when no target needs
 	// them, so that a second check does not start the informers again.
 	read   map[string]bool
-	pods    map[string][]Pod // per resource, newest first: what subscribers were told
-	closed  bool
+	pods   map[string][]Pod // per resource, newest first: what subscribers were told
+	closed bool
 }
 
 // space is the informers of one namespace.
@@ -72,8 +72,8 @@ type space struct {
 	stop   chan struct{}
 	synced []cache.InformerSynced
 	pods   listerscorev1.PodLister
-	rs   listersappsv1.ReplicaSetLister
-	jobs listersbatchv1.JobLister
+	rs     listersappsv1.ReplicaSetLister
+	jobs   listersbatchv1.JobLister
 }
 
 // NewWatcher returns a Watcher that follows nothing until SetTargets.

@@ -8,7 +8,7 @@ import (
 // memory stays small.
 func podFrom(resource string, p *corev1.Pod) Pod {
 	out := Pod{
-		Resource: resource, Namespace: p.Namespace, Name: p.Name, UID: p.UID,
+		Resource: resource, Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: p.Spec.NodeName,
 		Phase: string(p.Status.Phase), Created: p.CreationTimestamp.Time, Deleting: p.DeletionTimestamp != nil,
 	}
 	for _, c := range p.Status.Conditions {

@@ -13,6 +13,7 @@ import (
 type Pod struct {
 	Resource, Namespace, Name string
 	UID                       types.UID
+	Node                      string
 	Phase                     string
 	Ready                     bool
 	Created                   time.Time

@@ -167,6 +167,9 @@ func (e *runner) close() {
 	if e.disc != nil {
 		e.disc.Close()
 	}
+	if e.nodeSync != nil {
+		e.nodeSync.Close()
+	}
 	e.scoped.Remove()
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/kiln-dev/kiln/runtime/liveupdate"
@@ -41,7 +42,7 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 		names = append(names, t.Namespace+"/"+t.Pod+"/"+t.Container)
 	}
 	for _, t := range targets {
-		if err := liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, change); err != nil {
+		if err := e.syncInto(ctx, t, change); err != nil {
 			e.out.Line(label, "live update failed: %v; rebuilding instead", err)
 			e.publishLiveUpdate(img, change, names, "failed, rebuilding", map[string]time.Duration{"sync": time.Since(start)}, err)
 			return false
@@ -54,9 +55,37 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 	return true
 }
 
+// syncInto applies a live update to one container. On kind, the files go in from the node
+// (liveupdate.NodeSyncer), which needs nothing in the image, so FROM scratch and distroless
+// images work; should that fail (a symbolic link on the way, say), the exec API is tried.
+// The run() commands, which need the image's own programs, always go through the exec API.
+// Elsewhere everything goes through exec, which needs tar and sh in the image.
+func (e *runner) syncInto(ctx context.Context, t liveupdate.Target, c liveupdate.Change) error {
+	e.mu.Lock()
+	if e.nodeSync == nil && e.isKind && e.docker != nil {
+		e.nodeSync = &liveupdate.NodeSyncer{API: e.docker.API(), Cluster: e.kindName}
+	}
+	ns := e.nodeSync
+	e.mu.Unlock()
+	if ns == nil {
+		return liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, c)
+	}
+	if nodeErr := ns.Sync(ctx, t, c); nodeErr != nil {
+		if err := liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, c); err != nil {
+			return fmt.Errorf("%w; and through exec: %w", nodeErr, err)
+		}
+		return nil
+	}
+	return liveupdate.Run(ctx, e.kc.Config, e.kc.Client, t, c.Runs)
+}
+
 // containersOf lists the running containers of img's current build: those whose image is
-// exactly its repo:tag, in the namespaces of the resources that use it.
+// exactly its repo:tag, in the namespaces of the resources that use it. Under kiln watch
+// discovery already has them, without a request to the API server.
 func (e *runner) containersOf(ctx context.Context, img *plan.Image) ([]liveupdate.Target, error) {
+	if e.live != nil {
+		return e.discoveredContainersOf(img), nil
+	}
 	namespaces := map[string]bool{}
 	for _, r := range e.plan.Resources {
 		for _, ref := range r.Images {
@@ -84,12 +113,39 @@ func (e *runner) containersOf(ctx context.Context, img *plan.Image) ([]liveupdat
 			}
 			for _, c := range pod.Spec.Containers {
 				if id, ok := running(pod, c.Name); c.Image == img.FullRef() && ok {
-					out = append(out, liveupdate.Target{Namespace: ns, Pod: pod.Name, Container: c.Name, ContainerID: id})
+					out = append(out, liveupdate.Target{Namespace: ns, Pod: pod.Name, Container: c.Name, ContainerID: id, Node: pod.Spec.NodeName})
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// discoveredContainersOf is containersOf from discovery's pods of the resources using img.
+func (e *runner) discoveredContainersOf(img *plan.Image) []liveupdate.Target {
+	var out []liveupdate.Target
+	seen := map[string]bool{}
+	for _, r := range e.plan.Resources {
+		uses := false
+		for _, ref := range r.Images {
+			uses = uses || ref == img.Ref
+		}
+		if !uses {
+			continue
+		}
+		for _, pod := range e.disc.Pods(r.Name) {
+			if pod.Deleting || pod.Phase != string(corev1.PodRunning) {
+				continue
+			}
+			for _, c := range pod.Containers {
+				if c.Image == img.FullRef() && c.State == "running" && !seen[c.ContainerID] {
+					seen[c.ContainerID] = true
+					out = append(out, liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // running returns the ID of a pod's container when it runs.

@@ -114,7 +114,7 @@ func (e *runner) resync(pods []discovery.Pod) {
 			if s == nil {
 				continue
 			}
-			t := liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID}
+			t := liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node}
 			go e.replay(p.Dir, img, s, t, paths)
 		}
 	}
@@ -133,7 +133,7 @@ func (e *runner) replay(dir string, img *plan.Image, s *imageSyncs, t liveupdate
 	defer cancel()
 	start := time.Now()
 	name := t.Namespace + "/" + t.Pod + "/" + t.Container
-	if err := liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, change); err != nil {
+	if err := e.syncInto(ctx, t, change); err != nil {
 		e.ledger.forget(img.FullRef(), t.ContainerID)
 		e.out.Line(label, "live update of the new container %s failed: %v", name, err)
 		e.publishLiveUpdate(img, change, []string{name}, "failed to catch up a new container", nil, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/discovery"
 	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/kube"
+	"github.com/kiln-dev/kiln/runtime/liveupdate"
 	"github.com/kiln-dev/kiln/runtime/local"
 	"github.com/kiln-dev/kiln/runtime/output"
 	"github.com/kiln-dev/kiln/runtime/plan"
@@ -54,6 +55,9 @@ type runner struct {
 	inventory []apply.Ref
 	built     []string
 	loaded    []string
+	// nodeSync writes live updates into containers from their kind node (nil until the
+	// first live update, and off kind).
+	nodeSync *liveupdate.NodeSyncer
 	// ledger is what live updates synced since each image was built, for new containers.
 	ledger syncLedger
 	// live is discovery, forwards and logs under kiln watch (nil under kiln run).

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-dev/kiln/runtime/plan"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -23,11 +24,13 @@ type Target struct {
 	// ContainerID is the runtime's ID of the container now: a restart makes a new one, which
 	// has lost what was synced into the old.
 	ContainerID string
+	// Node is the node the pod runs on (for NodeSyncer).
+	Node string
 }
 
-// Sync applies c to the container t: the deletes with one rm -rf, the copies as one tar
-// stream into `tar -C / -x -f -` (one exec for the whole change, not one per file), then each
-// run command. It needs tar and sh in the image.
+// Sync applies c to the container t over the exec API: the deletes with one rm -rf, the
+// copies as one tar stream into `tar -C / -x -f -` (one exec for the whole change, not one
+// per file), then each run command. It needs tar and sh in the image; NodeSyncer does not.
 func Sync(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, t Target, c Change) error {
 	if len(c.Deletes) > 0 {
 		if err := execIn(ctx, cfg, cs, t, append([]string{"rm", "-rf", "--"}, c.Deletes...), nil); err != nil {
@@ -41,7 +44,12 @@ func Sync(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, t Targ
 			return fmt.Errorf("copy into %s/%s: %w", t.Pod, t.Container, err)
 		}
 	}
-	for _, r := range c.Runs {
+	return Run(ctx, cfg, cs, t, c.Runs)
+}
+
+// Run runs a change's run() commands in the container t, in order, over the exec API.
+func Run(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, t Target, runs []plan.Command) error {
+	for _, r := range runs {
 		if err := execIn(ctx, cfg, cs, t, r.Argv, nil); err != nil {
 			return fmt.Errorf("run %q in %s/%s: %w", strings.Join(r.Argv, " "), t.Pod, t.Container, err)
 		}

@@ -1,6 +1,7 @@
 // goserver is the e2e test image kiln.local/goserver:latest: a static HTTP
 // server, built FROM scratch. It answers every path with a greeting, has
-// /healthz for probes, and listens on $PORT (default 8080).
+// /healthz for probes, and listens on $PORT (default 8080). With $STATIC_DIR set it serves
+// that directory's files instead of the greeting (the FROM scratch live-update test).
 package main
 
 import (
@@ -25,6 +26,11 @@ func main() {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	if dir := os.Getenv("STATIC_DIR"); dir != "" {
+		mux.Handle("/", http.FileServer(http.Dir(dir)))
+		log.Printf("goserver serving %s on :%s", dir, port)
+		log.Fatal(http.ListenAndServe(":"+port, mux))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		log.Printf("%s %s", r.Method, r.URL.Path)
 		fmt.Fprintf(w, "%s (host %s, path %s)\n", greeting, host, r.URL.Path)

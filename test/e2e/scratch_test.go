@@ -1,0 +1,141 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// scratchApp is a Deployment of an image FROM scratch (the goserver binary and its files,
+// no shell, no tar) serving /www.
+func scratchApp(name, ns string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: %[1]s
+        image: example.local/%[1]s
+        env: [{name: STATIC_DIR, value: /www}]
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+`, name, ns)
+}
+
+// TestWatchLiveUpdateScratch: live update into an image with no shell and no tar (FROM
+// scratch): an edit, a new file in a new directory and a delete reach the running container
+// with no rebuild and no new pod. Then the container's process is killed: the kubelet
+// starts a new container from the image, and kiln catches it up with every change made since
+// the build.
+func TestWatchLiveUpdateScratch(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"app/Dockerfile":     "FROM " + GoserverImage + "\nCOPY www /www\n",
+		"app/www/index.html": "scratch one\n",
+		"app/www/extra.html": "extra\n",
+		"scratch.yaml":       scratchApp("scratch", ns),
+		"Kilnfile": fmt.Sprintf("docker_build('example.local/scratch', 'app', live_update=[sync('app/www', '/www')])\n"+
+			"k8s_yaml('scratch.yaml')\nk8s_resource('scratch', port_forwards=['%d:8080'])\n", local),
+	}
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	base := fmt.Sprintf("http://localhost:%d/", local)
+	if got := get(t, base+"index.html"); got != "scratch one" {
+		t.Fatalf("index.html before the edit: %q", got)
+	}
+	uid := podUID(t, c, ns, "scratch")
+
+	write(t, filepath.Join(dir, "app", "www", "index.html"), "scratch two\n")
+	write(t, filepath.Join(dir, "app", "www", "sub", "new.html"), "new in a new directory\n")
+	if err := os.Remove(filepath.Join(dir, "app", "www", "extra.html")); err != nil {
+		t.Fatal(err)
+	}
+	waitServed(t, w, base+"index.html", "scratch two")
+	waitServed(t, w, base+"sub/new.html", "new in a new directory")
+	waitGone(t, w, base+"extra.html")
+	if out := w.stdout.String(); strings.Contains(out, "rebuilding instead") || strings.Contains(out, "live update failed") {
+		t.Fatalf("the live update into a FROM scratch image failed:\n%s", tail(out, 30))
+	}
+	if got := podUID(t, c, ns, "scratch"); got != uid {
+		t.Errorf("the live update replaced the pod (%s → %s)", uid, got)
+	}
+
+	// Kill the container's process from the node: the kubelet restarts the container, from
+	// the image, and kiln must give the new one every change since the build.
+	pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=scratch"})
+	if err != nil || len(pods.Items) != 1 || len(pods.Items[0].Status.ContainerStatuses) != 1 {
+		t.Fatalf("the scratch pod: %v, %v", pods, err)
+	}
+	pod := pods.Items[0]
+	id := strings.TrimPrefix(pod.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	dockerOutput(t, "exec", pod.Spec.NodeName, "sh", "-c",
+		"kill -9 $(cat /run/containerd/io.containerd.runtime.v2.task/k8s.io/"+id+"/init.pid)")
+	w.waitFor("caught up with", 2*time.Minute)
+	waitServed(t, w, base+"index.html", "scratch two")
+	waitServed(t, w, base+"sub/new.html", "new in a new directory")
+	waitGone(t, w, base+"extra.html")
+	restarted, err := c.Client.CoreV1().Pods(ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+	if err != nil || restarted.Status.ContainerStatuses[0].RestartCount < 1 {
+		t.Errorf("the container did not restart (%v)", err)
+	}
+	t.Logf("kiln watch:\n%s", tail(w.stdout.String(), 12))
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitServed waits up to 30 s for url to answer want through kiln's forward.
+func waitServed(t *testing.T, w *watchSession, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	var err error
+	for time.Now().Before(deadline) {
+		if got, err = try(url); err == nil && got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %q, %v; want %q\n--- kiln watch\n%s", url, got, err, want, tail(w.stdout.String(), 30))
+}
+
+// waitGone waits up to 30 s for url to answer 404.
+func waitGone(t *testing.T, w *watchSession, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if _, err = try(url); err != nil && strings.Contains(err.Error(), "404") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v; want 404 Not Found\n--- kiln watch\n%s", url, err, tail(w.stdout.String(), 30))
+}

@@ -30,7 +30,7 @@ const usage = `kiln: the Kubernetes inner loop.
 
 Usage:
   kiln run    [-f FILE] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
-  kiln watch  [-f FILE] [--context CTX] [--namespace NS] [-- ARGS]
+  kiln watch  [-f FILE] [--context CTX] [--namespace NS] [--debounce 20ms] [-- ARGS]
   kiln down   [-f FILE] [--context CTX] [--namespace NS] [--delete-namespaces] [--timeout D] [-- ARGS]
   kiln render [-f FILE] [-o yaml|json] [--context CTX] [--namespace NS] [--timeout D] [-- ARGS]
   kiln get    KIND [NAME] [-f FILE] [-o wide|json|yaml|jsonpath=TEMPLATE]

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/kiln-dev/kiln/builtins"
 	"github.com/kiln-dev/kiln/runtime/apply"
@@ -22,9 +23,14 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("kiln watch", pflag.ContinueOnError)
 	var common commonFlags
 	common.register(fs)
+	debounce := fs.Duration("debounce", filewatch.DefaultDebounce, "how long the files must be quiet before a batch of changes is acted on (Tilt waits 200ms)")
 	scriptArgs, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
+	}
+	if *debounce <= 0 || *debounce > 10*time.Second {
+		fmt.Fprintf(stderr, "kiln watch: --debounce %s: want more than 0 and at most 10s\n", *debounce)
+		return exitUsage
 	}
 	if !common.readLimits(stderr) {
 		return exitUsage
@@ -35,7 +41,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
-	w, err := filewatch.New(filewatch.Options{IgnoreDir: p.Dir, Ignore: watchIgnore(p)})
+	w, err := filewatch.New(filewatch.Options{Debounce: *debounce, IgnoreDir: p.Dir, Ignore: watchIgnore(p)})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitFail

@@ -61,12 +61,7 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 // The run() commands, which need the image's own programs, always go through the exec API.
 // Elsewhere everything goes through exec, which needs tar and sh in the image.
 func (e *runner) syncInto(ctx context.Context, t liveupdate.Target, c liveupdate.Change) error {
-	e.mu.Lock()
-	if e.nodeSync == nil && e.isKind && e.docker != nil {
-		e.nodeSync = &liveupdate.NodeSyncer{API: e.docker.API(), Cluster: e.kindName}
-	}
-	ns := e.nodeSync
-	e.mu.Unlock()
+	ns := e.nodeSyncer()
 	if ns == nil {
 		return liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, c)
 	}
@@ -77,6 +72,16 @@ func (e *runner) syncInto(ctx context.Context, t liveupdate.Target, c liveupdate
 		return nil
 	}
 	return liveupdate.Run(ctx, e.kc.Config, e.kc.Client, t, c.Runs)
+}
+
+// nodeSyncer returns the runner's NodeSyncer, made at first use; nil off kind.
+func (e *runner) nodeSyncer() *liveupdate.NodeSyncer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.nodeSync == nil && e.isKind && e.docker != nil {
+		e.nodeSync = &liveupdate.NodeSyncer{API: e.docker.API(), Cluster: e.kindName}
+	}
+	return e.nodeSync
 }
 
 // containersOf lists the running containers of img's current build: those whose image is

@@ -110,6 +110,7 @@ func (e *runner) resync(pods []discovery.Pod) {
 			if img == nil || c.State != "running" {
 				continue
 			}
+			e.warmNode(pod.Node)
 			s, paths := e.ledger.owed(c.Image, c.ContainerID)
 			if s == nil {
 				continue
@@ -118,6 +119,20 @@ func (e *runner) resync(pods []discovery.Pod) {
 			go e.replay(p.Dir, img, s, t, paths)
 		}
 	}
+}
+
+// warmNode starts the sync agent of a node that runs a live-updatable container, in the
+// background, so that the first edit does not wait for it (see liveupdate.NodeSyncer).
+func (e *runner) warmNode(node string) {
+	ns := e.nodeSyncer()
+	if ns == nil || node == "" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = ns.Warm(ctx, node) // a failure shows, with its reason, at the first live update
+	}()
 }
 
 // replay syncs the paths an image's live updates changed into one new container.

@@ -41,7 +41,8 @@ type Root struct {
 // Options configures a Watcher. The zero value is ready to use.
 type Options struct {
 	// Debounce is the quiet period: a batch is sent once no change has arrived for this long.
-	// Default 50ms.
+	// Default 20ms: an editor's save (a temp file, a rename, a backup removed) takes a few
+	// ms, and every ms here is a ms of every live update.
 	Debounce time.Duration
 	// MaxLatency bounds how long a change waits: a batch is sent at most this long after its
 	// first change, even while changes keep coming. Default 500ms.
@@ -57,7 +58,7 @@ type Options struct {
 
 // DefaultDebounce and DefaultMaxLatency are the defaults of Options.
 const (
-	DefaultDebounce   = 50 * time.Millisecond
+	DefaultDebounce   = 20 * time.Millisecond
 	DefaultMaxLatency = 500 * time.Millisecond
 )
 

@@ -15,8 +15,10 @@ setup: deps cluster
 deps:
 	@command -v git >/dev/null || (apt-get update && apt-get install -y git)
 
+## build: kiln, statically linked (CGO_ENABLED=0): one binary that also runs inside
+## containers, as the supervisor of restart_container().
 build:
-	$(GO) build -o $(BIN) ./cmd/kiln
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/kiln
 
 ## unit: evaluation, rendering and golden tests, and the package tests that use the Docker
 ## engine and the cluster. Run alone, those skip when the engine or cluster is missing; under

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kiln-dev/kiln/builtins"
 	"github.com/kiln-dev/kiln/runtime/plan"
+	"github.com/kiln-dev/kiln/runtime/supervise"
 	"github.com/kiln-dev/kiln/starlark/ext"
 	"github.com/kiln-dev/kiln/starlark/host"
 	"github.com/spf13/pflag"
@@ -56,6 +57,10 @@ Run 'kiln COMMAND --help' for a command's flags.
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == supervise.Command {
+		// Inside a container, in front of its program (restart_container()).
+		os.Exit(supervise.Main(os.Args[2:], os.Stderr))
+	}
 	spareProcs()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

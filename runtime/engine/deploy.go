@@ -86,6 +86,11 @@ func (e *runner) deploy(ctx context.Context, p *plan.Plan, r *plan.Resource) err
 		}
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return plan.InstallRank(objs[i].Kind()) < plan.InstallRank(objs[j].Kind()) })
+	objs, err := e.supervise(ctx, r, objs)
+	if err != nil {
+		res.Status, res.Err = "failed", err
+		return err
+	}
 	start := time.Now()
 	refs, results, err := e.applier.ApplyResults(ctx, r.Name, objs)
 	e.addApplied("objects", r.Name, refs)

@@ -50,8 +50,12 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 	}
 	e.publishLiveUpdate(img, change, names, "synced", map[string]time.Duration{"sync": time.Since(start)}, nil)
 	e.ledger.record(img.FullRef(), paths, targets)
-	e.out.Line(label, "live update: %d files copied, %d deleted, %d commands, into %d containers in %s",
-		len(change.Copies), len(change.Deletes), len(change.Runs), len(targets), round(time.Since(start)))
+	restarted := ""
+	if change.Restart {
+		restarted = ", restarted"
+	}
+	e.out.Line(label, "live update: %d files copied, %d deleted, %d commands%s, into %d containers in %s",
+		len(change.Copies), len(change.Deletes), len(change.Runs), restarted, len(targets), round(time.Since(start)))
 	return true
 }
 
@@ -63,15 +67,26 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 func (e *runner) syncInto(ctx context.Context, t liveupdate.Target, c liveupdate.Change) error {
 	ns := e.nodeSyncer()
 	if ns == nil {
+		if c.Restart {
+			return fmt.Errorf("restart_container() needs a kind cluster, where kiln can restart the program without a new container")
+		}
 		return liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, c)
 	}
 	if nodeErr := ns.Sync(ctx, t, c); nodeErr != nil {
 		if err := liveupdate.Sync(ctx, e.kc.Config, e.kc.Client, t, c); err != nil {
 			return fmt.Errorf("%w; and through exec: %w", nodeErr, err)
 		}
+	} else if err := liveupdate.Run(ctx, e.kc.Config, e.kc.Client, t, c.Runs); err != nil {
+		return err
+	}
+	if !c.Restart {
 		return nil
 	}
-	return liveupdate.Run(ctx, e.kc.Config, e.kc.Client, t, c.Runs)
+	program, err := e.supervisorProgram()
+	if err != nil {
+		return err
+	}
+	return ns.Restart(ctx, t, program)
 }
 
 // nodeSyncer returns the runner's NodeSyncer, made at first use; nil off kind.

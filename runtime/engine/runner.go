@@ -16,6 +16,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/output"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/runtime/ready"
+	"github.com/kiln-dev/kiln/runtime/supervise"
 )
 
 // runner is the state of one run, or of one kiln watch session: the connections made once,
@@ -58,6 +59,10 @@ type runner struct {
 	// nodeSync writes live updates into containers from their kind node (nil until the
 	// first live update, and off kind).
 	nodeSync *liveupdate.NodeSyncer
+	// installer puts kiln's supervisor on the kind nodes, for restart_container().
+	installer *supervise.Installer
+	// warned keys the warnings printed once a session (warnOnce).
+	warned map[string]bool
 	// ledger is what live updates synced since each image was built, for new containers.
 	ledger syncLedger
 	// live is discovery, forwards and logs under kiln watch (nil under kiln run).

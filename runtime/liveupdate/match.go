@@ -21,6 +21,9 @@ type Change struct {
 	// Runs are the run() commands whose triggers the change matches (all of them when a run
 	// step has no triggers), in order.
 	Runs []plan.Command
+	// Restart is set when the live_update has restart_container(): after the copies and the
+	// runs, the container's program starts again (see NodeSyncer.Restart).
+	Restart bool
 }
 
 // Match maps changed paths (absolute) through the sync steps of lu. It returns ok=false when
@@ -65,6 +68,9 @@ func Match(projectDir string, lu *plan.LiveUpdate, paths []string) (Change, bool
 		}
 	}
 	for _, st := range lu.Steps {
+		if st.Kind == plan.StepRestartContainer {
+			c.Restart = true
+		}
 		if st.Kind != plan.StepRun || st.Command == nil {
 			continue
 		}

@@ -42,7 +42,8 @@ type NodeSyncer struct {
 // worked or "ID MESSAGE" when not. A request is a line "ID CONTAINER-ID N SIZE", N lines of
 // arguments, then SIZE bytes of tar. An argument is D:<dir> (a container directory a copy
 // goes into: none of its parts may be a symbolic link, which the node would resolve against
-// its own root, not the container's) or R:<path> (remove it). The tar's files are given to
+// its own root, not the container's), R:<path> (remove it) or S:<program> (after the copies,
+// send SIGHUP to the container's first process, which must be program: kiln's supervisor). The tar's files are given to
 // the user the container's first process runs as. The tar is always read to its end, so the
 // next request starts where it should even after an error.
 const agentScript = `set -f
@@ -79,6 +80,15 @@ while IFS=' ' read -r id cid n size; do
   elif [ "$size" -gt 0 ]; then
     head -c "$size" >/dev/null
   fi
+  for a in "$@"; do
+    [ -z "$msg" ] || break
+    case "$a" in
+    S:*)
+      first=$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -n 1)
+      if [ "$first" != "${a#S:}" ]; then fail "the container's program is $first, not kiln's supervisor: it was started before kiln could supervise it; rebuilding"
+      else kill -HUP "$pid" || fail "cannot signal the container's program"; fi;;
+    esac
+  done
   printf '%s %s\n' "$id" "$msg"
 done
 `
@@ -93,12 +103,9 @@ func (n *NodeSyncer) Sync(ctx context.Context, t Target, c Change) error {
 	if len(c.Deletes) == 0 && len(c.Copies) == 0 {
 		return nil
 	}
-	if t.Node == "" {
-		return fmt.Errorf("sync into %s/%s: the pod has no node yet", t.Pod, t.Container)
-	}
-	id, ok := strings.CutPrefix(t.ContainerID, "containerd://")
-	if !ok || id == "" || strings.ContainsAny(id, "/. \n") {
-		return fmt.Errorf("sync into %s/%s: container ID %q is not a containerd one", t.Pod, t.Container, t.ContainerID)
+	id, err := containerdID(t)
+	if err != nil {
+		return err
 	}
 	var args []string
 	dirs := map[string]bool{}
@@ -130,6 +137,35 @@ func (n *NodeSyncer) Sync(ctx context.Context, t Target, c Change) error {
 		return fmt.Errorf("sync into %s/%s from node %s: %w", t.Pod, t.Container, t.Node, err)
 	}
 	return nil
+}
+
+// Restart asks kiln's supervisor in the container t (the container's first process, whose
+// program must be supervisor) to start its program again, in the same container.
+func (n *NodeSyncer) Restart(ctx context.Context, t Target, supervisor string) error {
+	id, err := containerdID(t)
+	if err != nil {
+		return err
+	}
+	a, err := n.agent(ctx, t.Node)
+	if err != nil {
+		return err
+	}
+	if err := a.do(ctx, id, []string{"S:" + supervisor}, nil); err != nil {
+		return fmt.Errorf("restart %s/%s: %w", t.Pod, t.Container, err)
+	}
+	return nil
+}
+
+// containerdID is t's container ID without the runtime prefix, checked to be one.
+func containerdID(t Target) (string, error) {
+	if t.Node == "" {
+		return "", fmt.Errorf("sync into %s/%s: the pod has no node yet", t.Pod, t.Container)
+	}
+	id, ok := strings.CutPrefix(t.ContainerID, "containerd://")
+	if !ok || id == "" || strings.ContainsAny(id, "/. \n") {
+		return "", fmt.Errorf("sync into %s/%s: container ID %q is not a containerd one", t.Pod, t.Container, t.ContainerID)
+	}
+	return id, nil
 }
 
 // Warm starts the node's agent ahead of the first change, so that it does not wait the
@@ -173,12 +209,18 @@ func (n *NodeSyncer) agent(ctx context.Context, node string) (*agent, error) {
 
 // checkNode refuses a node container that is not of kiln's kind cluster.
 func (n *NodeSyncer) checkNode(ctx context.Context, node string) error {
-	res, err := n.API.ContainerInspect(ctx, node, client.ContainerInspectOptions{})
+	return CheckKindNode(ctx, n.API, node, n.Cluster)
+}
+
+// CheckKindNode refuses a container of the Docker engine that is not a node of the kind
+// cluster named cluster: kiln writes only into its own cluster's nodes.
+func CheckKindNode(ctx context.Context, api *client.Client, node, cluster string) error {
+	res, err := api.ContainerInspect(ctx, node, client.ContainerInspectOptions{})
 	if err != nil {
 		return fmt.Errorf("find kind node %s in the Docker engine: %w", node, err)
 	}
-	if got := res.Container.Config.Labels["io.x-k8s.kind.cluster"]; got != n.Cluster {
-		return fmt.Errorf("container %s is not a node of kind cluster %s (its cluster label is %q): kiln writes only into its own cluster's nodes", node, n.Cluster, got)
+	if got := res.Container.Config.Labels["io.x-k8s.kind.cluster"]; got != cluster {
+		return fmt.Errorf("container %s is not a node of kind cluster %s (its cluster label is %q): kiln writes only into its own cluster's nodes", node, cluster, got)
 	}
 	return nil
 }

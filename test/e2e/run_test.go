@@ -22,13 +22,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// kilnBinary builds cmd/kiln once per test process: the e2e tests run kiln as a user does.
+// kilnBinary builds cmd/kiln once per test process: the e2e tests run kiln as a user does,
+// statically linked as make build makes it (restart_container() runs it in containers).
 var kilnBinary = sync.OnceValues(func() (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	out := filepath.Join(os.TempDir(), "kiln-e2e-bin", "kiln")
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/kiln")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/kiln: %v\n%s", err, msg)
 	}

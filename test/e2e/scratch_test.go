@@ -139,3 +139,64 @@ func waitGone(t *testing.T, w *watchSession, url string) {
 	}
 	t.Fatalf("GET %s: %v; want 404 Not Found\n--- kiln watch\n%s", url, err, tail(w.stdout.String(), 30))
 }
+
+// TestWatchRestartContainerScratch: restart_container() on an image FROM scratch. The server
+// reads its greeting once, when it starts; a synced change to that file shows only after a
+// restart. kiln's supervisor (kiln's own static binary, mounted from the node) restarts the
+// program in the same container: the pod is the same, the container has not restarted, and
+// the new greeting is served.
+func TestWatchRestartContainerScratch(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := strings.Replace(scratchApp("restart", ns), "env: [{name: STATIC_DIR, value: /www}]", "env: [{name: GREETING_FILE, value: /conf/greeting}]", 1)
+	files := map[string]string{
+		"app/Dockerfile":    "FROM " + GoserverImage + "\nCOPY conf /conf\n",
+		"app/conf/greeting": "greeting one\n",
+		"restart.yaml":      app,
+		"Kilnfile": fmt.Sprintf("docker_build('example.local/restart', 'app', live_update=[sync('app/conf', '/conf'), restart_container()])\n"+
+			"k8s_yaml('restart.yaml')\nk8s_resource('restart', port_forwards=['%d:8080'])\n", local),
+	}
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	url := fmt.Sprintf("http://localhost:%d/", local)
+	if got := get(t, url); !strings.HasPrefix(got, "greeting one ") {
+		t.Fatalf("before the edit: %q", got)
+	}
+	uid := podUID(t, c, ns, "restart")
+
+	write(t, filepath.Join(dir, "app", "conf", "greeting"), "greeting two\n")
+	out := w.waitFor("live update:", time.Minute)
+	if !strings.Contains(out, "restarted") || strings.Contains(out, "rebuilding instead") {
+		t.Fatalf("the live update did not restart the program:\n%s", tail(w.stdout.String(), 30))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := try(url)
+		if err == nil && strings.HasPrefix(got, "greeting two ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart: %q, %v\n%s", got, err, tail(w.stdout.String(), 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := podUID(t, c, ns, "restart"); got != uid {
+		t.Errorf("the restart replaced the pod (%s → %s)", uid, got)
+	}
+	pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=restart"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("pods: %v", err)
+	}
+	if n := pods.Items[0].Status.ContainerStatuses[0].RestartCount; n != 0 {
+		t.Errorf("the container restarted %d times: the program should restart inside it", n)
+	}
+	if !strings.Contains(w.stdout.String(), "kiln supervise: restarted") {
+		t.Errorf("the supervisor's restart line is not in the logs:\n%s", tail(w.stdout.String(), 30))
+	}
+}

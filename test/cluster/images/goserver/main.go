@@ -1,7 +1,8 @@
 // goserver is the e2e test image kiln.local/goserver:latest: a static HTTP
 // server, built FROM scratch. It answers every path with a greeting, has
 // /healthz for probes, and listens on $PORT (default 8080). With $STATIC_DIR set it serves
-// that directory's files instead of the greeting (the FROM scratch live-update test).
+// that directory's files instead of the greeting (the FROM scratch live-update test); with
+// $GREETING_FILE, the greeting is that file's content when it starts.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -17,6 +19,14 @@ func main() {
 		port = "8080"
 	}
 	greeting := os.Getenv("GREETING")
+	if f := os.Getenv("GREETING_FILE"); f != "" {
+		// Read once, at start: only a restart shows a new greeting (restart_container test).
+		b, err := os.ReadFile(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		greeting = strings.TrimSpace(string(b))
+	}
 	if greeting == "" {
 		greeting = "hello from kiln goserver"
 	}

@@ -19,25 +19,7 @@ import (
 // by itself, and the counter's log has every line exactly once across the outage: the
 // streams resumed from the last timestamp they had.
 func TestWatchSurvivesAPIServerRestart(t *testing.T) {
-	c := connect(t)
-	ns := newNamespace(t, c)
-	local, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := httpService("web", ns)
-	files["counter/Dockerfile"] = "FROM " + BusyboxImage + "\n"
-	files["alpha.yaml"] = counterApp("alpha", ns)
-	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web')\ndocker_build('example.local/counter', 'counter')\n"+
-		"k8s_yaml(['web.yaml', 'alpha.yaml'])\nk8s_resource('web', port_forwards=['%d:8080'])\n", local)
-	dir := writeProject(t, files)
-	w := startWatch(t, "-f", dir, contextFlag(c))
-	w.waitFor("update (start) done", 3*time.Minute)
-	url := fmt.Sprintf("http://localhost:%d/", local)
-	if got := get(t, url); got != "hello from web" {
-		t.Fatalf("the forward served %q", got)
-	}
-	w.waitFor("alpha count 20", time.Minute)
+	c, _, dir, w, url := watchWebAndCounter(t)
 
 	node := c.Name + "-control-plane"
 	killedAt := time.Now()
@@ -89,6 +71,33 @@ func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// watchWebAndCounter starts kiln watch on a project of two resources in a new namespace:
+// web, forwarded to a free local port (url), and alpha, a counter logging ten lines a second.
+// It returns once the forward serves and the counter has logged 20 lines.
+func watchWebAndCounter(t *testing.T) (c *Cluster, ns, dir string, w *watchSession, url string) {
+	t.Helper()
+	c = connect(t)
+	ns = newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httpService("web", ns)
+	files["counter/Dockerfile"] = "FROM " + BusyboxImage + "\n"
+	files["alpha.yaml"] = counterApp("alpha", ns)
+	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web')\ndocker_build('example.local/counter', 'counter')\n"+
+		"k8s_yaml(['web.yaml', 'alpha.yaml'])\nk8s_resource('web', port_forwards=['%d:8080'])\n", local)
+	dir = writeProject(t, files)
+	w = startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 3*time.Minute)
+	url = fmt.Sprintf("http://localhost:%d/", local)
+	if got := get(t, url); got != "hello from web" {
+		t.Fatalf("the forward served %q", got)
+	}
+	w.waitFor("alpha count 20", time.Minute)
+	return c, ns, dir, w, url
 }
 
 // counterNumbers are the counts of a counter's prefixed lines, in order.

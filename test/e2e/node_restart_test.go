@@ -20,25 +20,7 @@ import (
 // counter's log has every line of both its runs exactly once: the old container's tail is
 // read as the previous container's log, the new one's from its start.
 func TestWatchSurvivesControlPlaneRestart(t *testing.T) {
-	c := connect(t)
-	ns := newNamespace(t, c)
-	local, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := httpService("web", ns)
-	files["counter/Dockerfile"] = "FROM " + BusyboxImage + "\n"
-	files["alpha.yaml"] = counterApp("alpha", ns)
-	files["Kilnfile"] = fmt.Sprintf("docker_build('example.local/web', 'web')\ndocker_build('example.local/counter', 'counter')\n"+
-		"k8s_yaml(['web.yaml', 'alpha.yaml'])\nk8s_resource('web', port_forwards=['%d:8080'])\n", local)
-	dir := writeProject(t, files)
-	w := startWatch(t, "-f", dir, contextFlag(c))
-	w.waitFor("update (start) done", 3*time.Minute)
-	url := fmt.Sprintf("http://localhost:%d/", local)
-	if got := get(t, url); got != "hello from web" {
-		t.Fatalf("the forward served %q", got)
-	}
-	w.waitFor("alpha count 20", time.Minute)
+	c, ns, dir, w, url := watchWebAndCounter(t)
 
 	node := c.Name + "-control-plane"
 	restartedAt := time.Now()

@@ -45,6 +45,7 @@ func EvaluateContext(ctx context.Context, path string, opts Options) (*plan.Plan
 		return nil, &EvalError{Err: err}
 	}
 	h.Ext = s.ext
+	h.Native = s.native
 	h.Predeclared = host.Guard(s.predeclared(main))
 	h.Print = func(msg string) { fmt.Fprintln(s.opts.Stdout, msg) }
 

@@ -21,6 +21,9 @@ type stepValue struct {
 	triggers []string // run, absolute
 	paths    []string // fall_back_on, absolute
 	echoOff  bool
+	// exitPolicy is a restart_container's from docker_build_with_restart(exit_policy=):
+	// "continue" keeps the container running when the program exits by itself.
+	exitPolicy string
 }
 
 func (v *stepValue) String() string        { return v.kind + "(...)" }
@@ -155,7 +158,7 @@ func (s *State) planSteps(steps []*stepValue) *plan.LiveUpdate {
 	}
 	lu := &plan.LiveUpdate{}
 	for _, st := range steps {
-		ps := plan.LiveUpdateStep{Kind: st.kind, Remote: st.remote, EchoOff: st.echoOff}
+		ps := plan.LiveUpdateStep{Kind: st.kind, Remote: st.remote, EchoOff: st.echoOff, ExitPolicy: st.exitPolicy}
 		if st.localAbs != "" {
 			ps.Local = s.rel(st.localAbs)
 		}

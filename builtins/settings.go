@@ -70,6 +70,7 @@ func (s *State) settingsBuiltins() starlark.StringDict {
 		"secret_settings":       starlark.NewBuiltin("secret_settings", s.secretSettings),
 		"version_settings":      starlark.NewBuiltin("version_settings", s.versionSettings),
 		"trigger_mode":          starlark.NewBuiltin("trigger_mode", s.setTriggerMode),
+		"extension_settings":    starlark.NewBuiltin("extension_settings", s.extensionSettings),
 		"TRIGGER_MODE_AUTO":     triggerMode(triggerAuto),
 		"TRIGGER_MODE_MANUAL":   triggerMode(triggerManual),
 		"fail":                  starlark.NewBuiltin("fail", fail),

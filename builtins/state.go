@@ -77,6 +77,8 @@ type State struct {
 	kube scopedKube
 	// ext resolves ext:// loads and keeps kiln.lock.
 	ext *ext.Resolver
+	// nativeOff are the native extensions the project turned off (extension_settings).
+	nativeOff map[string]bool
 }
 
 // newState returns an empty state with Tilt's default settings.

@@ -60,6 +60,9 @@ func (e *runner) supervise(ctx context.Context, r *plan.Resource, objs []plan.Ob
 		if res.Config != nil {
 			ic = supervise.ImageCommand{Entrypoint: res.Config.Entrypoint, Cmd: res.Config.Cmd}
 		}
+		for _, st := range img.LiveUpdate.Steps {
+			ic.KeepRunning = ic.KeepRunning || st.Kind == plan.StepRestartContainer && st.ExitPolicy == "continue"
+		}
 		commands[img.FullRef()] = ic
 	}
 	out := make([]plan.Object, len(objs))

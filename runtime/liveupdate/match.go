@@ -69,26 +69,28 @@ func Match(projectDir string, lu *plan.LiveUpdate, paths []string) (Change, bool
 	}
 	for _, st := range lu.Steps {
 		if st.Kind == plan.StepRestartContainer {
-			c.Restart = true
+			c.Restart = c.Restart || len(st.Triggers) == 0 || anyUnder(paths, projectDir, st.Triggers)
 		}
 		if st.Kind != plan.StepRun || st.Command == nil {
 			continue
 		}
-		if len(st.Triggers) == 0 {
+		if len(st.Triggers) == 0 || anyUnder(paths, projectDir, st.Triggers) {
 			c.Runs = append(c.Runs, *st.Command)
-			continue
-		}
-	trigger:
-		for _, t := range st.Triggers {
-			for _, p := range paths {
-				if under(p, abs(t)) {
-					c.Runs = append(c.Runs, *st.Command)
-					break trigger
-				}
-			}
 		}
 	}
 	return c, true
+}
+
+// anyUnder reports whether one of paths is at or under one of the project-relative dirs.
+func anyUnder(paths []string, projectDir string, dirs []string) bool {
+	for _, d := range dirs {
+		for _, p := range paths {
+			if under(p, filepath.Join(projectDir, filepath.FromSlash(d))) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // under reports whether p is dir or inside it.

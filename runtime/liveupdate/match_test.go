@@ -76,3 +76,24 @@ func TestWriteTar(t *testing.T) {
 		t.Errorf("a file removed before the copy must be left out, got %v", err)
 	}
 }
+
+// A restart_container step with triggers (docker_build_with_restart(trigger=)) restarts only
+// for a change to one of them; without triggers, every change restarts.
+func TestMatchRestartTriggers(t *testing.T) {
+	dir := t.TempDir()
+	abs := func(rel string) string { return filepath.Join(dir, rel) }
+	lu := &plan.LiveUpdate{Steps: []plan.LiveUpdateStep{
+		{Kind: plan.StepSync, Local: "app", Remote: "/app"},
+		{Kind: plan.StepRestartContainer, Triggers: []string{"app/bin"}},
+	}}
+	if c, ok := Match(dir, lu, []string{abs("app/static/index.html")}); !ok || c.Restart {
+		t.Errorf("a change outside the restart's triggers: ok=%v restart=%v, want a sync with no restart", ok, c.Restart)
+	}
+	if c, ok := Match(dir, lu, []string{abs("app/static/index.html"), abs("app/bin/server")}); !ok || !c.Restart {
+		t.Errorf("a change to a trigger: ok=%v restart=%v, want a restart", ok, c.Restart)
+	}
+	lu.Steps[1].Triggers = nil
+	if c, _ := Match(dir, lu, []string{abs("app/static/index.html")}); !c.Restart {
+		t.Error("a restart_container() with no triggers restarts on every change")
+	}
+}

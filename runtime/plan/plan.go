@@ -135,10 +135,15 @@ type LiveUpdateStep struct {
 	// Local and Remote are a sync's source (project-relative) and its absolute container path.
 	Local  string `json:"local,omitempty"`
 	Remote string `json:"remote,omitempty"`
-	// Command and Triggers are a run step's; Triggers are project-relative paths.
+	// Command and Triggers are a run step's; Triggers are project-relative paths. A
+	// restart_container step may have Triggers too (docker_build_with_restart(trigger=)):
+	// then only a change to one of them restarts.
 	Command  *Command `json:"command,omitempty"`
 	Triggers []string `json:"triggers,omitempty"`
 	EchoOff  bool     `json:"echoOff,omitempty"`
+	// ExitPolicy is a restart step's: "continue" keeps the container up when its program
+	// exits by itself, waiting for the next restart; "" ends the container with it.
+	ExitPolicy string `json:"exitPolicy,omitempty"`
 }
 
 // The values of TriggerMode: Tilt's TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL. A manual

@@ -17,7 +17,15 @@ const (
 func Program(binary string) string { return MountDir + "/" + binary }
 
 // ImageCommand is what an image runs when the pod spec does not say: its ENTRYPOINT and CMD.
-type ImageCommand struct{ Entrypoint, Cmd []string }
+// KeepRunning asks the supervisor to stay up when the program exits by itself, until the
+// next restart (docker_build_with_restart(exit_policy='continue')).
+type ImageCommand struct {
+	Entrypoint, Cmd []string
+	KeepRunning     bool
+}
+
+// KeepRunningFlag is the supervisor's flag for ImageCommand.KeepRunning.
+const KeepRunningFlag = "--keep-running"
 
 // Inject rewrites, in place, every container of the pod spec spec (a decoded
 // PodSpec: map[string]any) whose image is in images, so that kiln's supervisor (binary,
@@ -52,7 +60,11 @@ func Inject(spec map[string]any, binary string, images map[string]ImageCommand) 
 		if len(program) == 0 {
 			return nil, fmt.Errorf("container %s: the image %s has no ENTRYPOINT or CMD and the pod spec no command, so there is nothing for restart_container() to restart", name, image)
 		}
-		cm["command"] = toAny(append([]string{Program(binary), Command, "--"}, program...))
+		head := []string{Program(binary), Command}
+		if ic.KeepRunning {
+			head = append(head, KeepRunningFlag)
+		}
+		cm["command"] = toAny(append(append(head, "--"), program...))
 		delete(cm, "args")
 		mounts, _ := cm["volumeMounts"].([]any)
 		cm["volumeMounts"] = append(mounts, map[string]any{"name": volumeName, "mountPath": MountDir, "readOnly": true})

@@ -16,7 +16,10 @@ func container(image string, extra map[string]any) map[string]any {
 // Inject puts the supervisor in front of what the kubelet would run: the pod's command and
 // args, or the image's ENTRYPOINT and CMD, with args replacing CMD only.
 func TestInject(t *testing.T) {
-	images := map[string]ImageCommand{"x:1": {Entrypoint: []string{"/srv"}, Cmd: []string{"--port", "80"}}}
+	images := map[string]ImageCommand{
+		"x:1": {Entrypoint: []string{"/srv"}, Cmd: []string{"--port", "80"}},
+		"k:1": {Entrypoint: []string{"/srv"}, KeepRunning: true},
+	}
 	prefix := []any{"/.kiln/kiln-abc", Command, "--"}
 	for _, tc := range []struct {
 		name  string
@@ -27,6 +30,7 @@ func TestInject(t *testing.T) {
 		{"args replace cmd", map[string]any{"args": []any{"-v"}}, append(prefix, "/srv", "-v")},
 		{"command and args", map[string]any{"command": []any{"/bin/app"}, "args": []any{"a"}}, append(prefix, "/bin/app", "a")},
 		{"command alone drops cmd", map[string]any{"command": []any{"/bin/app"}}, append(prefix, "/bin/app")},
+		{"keep running", map[string]any{"image": "k:1"}, []any{"/.kiln/kiln-abc", Command, KeepRunningFlag, "--", "/srv"}},
 	} {
 		spec := map[string]any{"containers": []any{container("x:1", tc.extra), container("other:1", nil)}}
 		changed, err := Inject(spec, "kiln-abc", images)

@@ -16,6 +16,10 @@ const stopGrace = 5 * time.Second
 // Main runs the supervisor with args (the program and its arguments, after "--") and
 // returns the exit code. It logs its restarts to stderr.
 func Main(args []string, stderr io.Writer) int {
+	keepRunning := false
+	if len(args) > 0 && args[0] == KeepRunningFlag {
+		keepRunning, args = true, args[1:]
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -45,6 +49,13 @@ func Main(args []string, stderr io.Writer) int {
 				if !exited {
 					continue
 				}
+				if !restarting && keepRunning {
+					// exit_policy='continue': the container stays, so that the next live
+					// update can start the program again.
+					fmt.Fprintf(stderr, "kiln supervise: %s exited (%d); waiting for the next live update to start it again\n", args[0], exitCode(status))
+					child = 0
+					continue
+				}
 				if !restarting {
 					return exitCode(status)
 				}
@@ -55,6 +66,14 @@ func Main(args []string, stderr io.Writer) int {
 				}
 				fmt.Fprintf(stderr, "kiln supervise: restarted %s (pid %d)\n", args[0], child)
 			case syscall.SIGHUP:
+				if child == 0 { // the program had exited (keepRunning): start it again
+					if child, err = start(args); err != nil {
+						fmt.Fprintf(stderr, "kiln supervise: %v\n", err)
+						return 127
+					}
+					fmt.Fprintf(stderr, "kiln supervise: restarted %s (pid %d)\n", args[0], child)
+					continue
+				}
 				if !restarting {
 					restarting = true
 					_ = syscall.Kill(child, syscall.SIGTERM)
@@ -66,6 +85,9 @@ func Main(args []string, stderr io.Writer) int {
 				// SIGTERM and the like end the restart in flight: the program's exit is the
 				// supervisor's, as when the pod is deleted.
 				restarting = false
+				if child == 0 { // no program running (keepRunning): the signal ends the container
+					return 128 + int(sig)
+				}
 				_ = syscall.Kill(child, sig)
 			}
 		}

@@ -99,3 +99,52 @@ func TestRestartKillsAStubbornProgram(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	waitFile(t, runs, "run\nrun")
 }
+
+// With --keep-running (exit_policy='continue'), a program that exits by itself leaves the
+// supervisor, and so the container, up; the next SIGHUP starts it again. SIGTERM then ends
+// the supervisor.
+func TestKeepRunningAfterExit(t *testing.T) {
+	dir := t.TempDir()
+	runs, conf := filepath.Join(dir, "runs"), filepath.Join(dir, "conf")
+	if err := os.WriteFile(conf, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], KeepRunningFlag, "--", "sh", "-c", `cat `+conf+` >> `+runs+`; echo >> `+runs+`; exit 3`)
+	cmd.Env = append(os.Environ(), "KILN_SUPERVISE_TEST=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFile(t, runs, "one")
+	select {
+	case err := <-done:
+		t.Fatalf("the supervisor exited with its program (%v); --keep-running should keep it up\n%s", err, out.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := os.WriteFile(conf, []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, runs, "one\ntwo")
+	time.Sleep(100 * time.Millisecond) // let the second run exit too
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+			t.Fatalf("after SIGTERM the supervisor ended with %v, want exit status %d", err, 128+int(syscall.SIGTERM))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the supervisor did not end on SIGTERM")
+	}
+	if !strings.Contains(out.String(), "waiting for the next live update") {
+		t.Errorf("no line saying the program exited: %q", out.String())
+	}
+}

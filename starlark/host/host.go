@@ -68,6 +68,11 @@ type Host struct {
 
 	// Ext resolves ext:// loads (see starlark/ext); nil: only Tilt's vendored tilt_modules/NAME.
 	Ext ExtResolver
+	// Native, when set, answers an ext:// load with kiln's own implementation of that
+	// extension (ok=false: resolve and run the extension's script as usual). Native
+	// extensions need no fetch, no lock entry and none of the helper programs their scripts
+	// call.
+	Native func(thread *starlark.Thread, name string) (starlark.StringDict, bool)
 
 	mu       sync.Mutex
 	read     map[string]bool
@@ -252,6 +257,11 @@ func (h *Host) load(thread *starlark.Thread, name string) (starlark.StringDict, 
 	var path string
 	switch {
 	case strings.HasPrefix(name, "ext://"):
+		if h.Native != nil {
+			if globals, ok := h.Native(thread, strings.TrimPrefix(name, "ext://")); ok {
+				return globals, nil
+			}
+		}
 		p, err := h.resolveExt(thread, strings.TrimPrefix(name, "ext://"))
 		if err != nil {
 			return nil, err

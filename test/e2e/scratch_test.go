@@ -146,6 +146,19 @@ func waitGone(t *testing.T, w *watchSession, url string) {
 // program in the same container: the pod is the same, the container has not restarted, and
 // the new greeting is served.
 func TestWatchRestartContainerScratch(t *testing.T) {
+	watchRestartScratch(t, "docker_build('example.local/restart', 'app', live_update=[sync('app/conf', '/conf'), restart_container()])\n")
+}
+
+// TestWatchDockerBuildWithRestartScratch: the same with Tilt's restart_process extension,
+// which kiln answers natively (its real script would pull a helper image and needs a shell
+// in the image): docker_build_with_restart on an image FROM scratch.
+func TestWatchDockerBuildWithRestartScratch(t *testing.T) {
+	watchRestartScratch(t, "load('ext://restart_process', 'docker_build_with_restart')\n"+
+		"docker_build_with_restart('example.local/restart', 'app', entrypoint=['/goserver'], live_update=[sync('app/conf', '/conf')])\n")
+}
+
+// watchRestartScratch runs the restart test with build, the Kilnfile's image declaration.
+func watchRestartScratch(t *testing.T, build string) {
 	c := connect(t)
 	ns := newNamespace(t, c)
 	local, err := FreePort()
@@ -157,8 +170,7 @@ func TestWatchRestartContainerScratch(t *testing.T) {
 		"app/Dockerfile":    "FROM " + GoserverImage + "\nCOPY conf /conf\n",
 		"app/conf/greeting": "greeting one\n",
 		"restart.yaml":      app,
-		"Kilnfile": fmt.Sprintf("docker_build('example.local/restart', 'app', live_update=[sync('app/conf', '/conf'), restart_container()])\n"+
-			"k8s_yaml('restart.yaml')\nk8s_resource('restart', port_forwards=['%d:8080'])\n", local),
+		"Kilnfile":          build + fmt.Sprintf("k8s_yaml('restart.yaml')\nk8s_resource('restart', port_forwards=['%d:8080'])\n", local),
 	}
 	dir := writeProject(t, files)
 	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })

@@ -73,6 +73,23 @@ func TestExtCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "name: one-v2") {
 		t.Fatalf("vendored render with no repo and no cache: %d %s %s", code, out, errOut)
 	}
+	if after, _ := os.ReadFile(filepath.Join(project, "kiln.lock")); !bytes.Equal(after, lockAfter) {
+		t.Errorf("a render from the vendored copy changed kiln.lock:\n%s", after)
+	}
+
+	// A vendored copy edited by hand no longer matches the lock: refused, with what to do.
+	vendored := filepath.Join(project, "kiln_modules", "namespace", "Tiltfile")
+	text, err := os.ReadFile(vendored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vendored, append(text, []byte("\n# edited\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = kiln(t, "render", "-f", project)
+	if code == 0 || !strings.Contains(errOut, "vendored copy kiln_modules/namespace has changed") || !strings.Contains(errOut, "kiln ext update namespace") {
+		t.Fatalf("an edited vendored copy: exit %d, stderr %s; want the mismatch named with how to accept it", code, errOut)
+	}
 }
 
 func TestUnifiedDiff(t *testing.T) {

@@ -200,7 +200,13 @@ func (r *Resolver) Resolve(ctx context.Context, name, loader, at string) (string
 	}
 	r.noteLoad(loader, name)
 	for _, base := range []string{"kiln_modules", "tilt_modules"} {
-		if f := tiltfileIn(filepath.Join(r.opts.ProjectDir, base, filepath.FromSlash(name))); f != "" {
+		dir := filepath.Join(r.opts.ProjectDir, base, filepath.FromSlash(name))
+		if f := tiltfileIn(dir); f != "" {
+			if base == "kiln_modules" {
+				if err := r.checkVendored(name, dir); err != nil {
+					return "", err
+				}
+			}
 			return f, nil
 		}
 	}
@@ -223,6 +229,37 @@ func (r *Resolver) Resolve(ctx context.Context, name, loader, at string) (string
 		return "", fmt.Errorf("ext://%s: %s has no Tiltfile (repo %s, path %s); check the extension's name, or its v1alpha1.extension(repo_path=)", name, dir, t.repo.URL, t.path)
 	}
 	return f, nil
+}
+
+// checkVendored holds a copy under kiln_modules/ (what `kiln ext vendor` wrote) to the hash
+// kiln.lock pins, and keeps its lock entry. A copy the lock does not know is used as it is.
+func (r *Resolver) checkVendored(name, dir string) error {
+	r.mu.Lock()
+	locked, ok := r.old.Extensions[name]
+	r.used[name] = true
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	sum, err := HashDir(dir)
+	if err != nil {
+		return fmt.Errorf("ext://%s: hashing %s: %v", name, dir, err)
+	}
+	if sum != locked.Hash {
+		rel, _ := filepath.Rel(r.opts.ProjectDir, dir)
+		return fmt.Errorf("ext://%s: the vendored copy %s has changed: kiln.lock has %s, the files hash to %s; restore them (`kiln ext vendor` writes them again from the locked commit), or accept the change with `kiln ext update %s`", name, rel, locked.Hash, sum, name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next.Extensions == nil {
+		r.next.Extensions = map[string]*LockedExtension{}
+	}
+	e := *locked
+	r.next.Extensions[name] = &e
+	if rl := r.old.repo(locked.Repo, locked.Ref); rl != nil {
+		r.next.setRepo(rl.URL, rl.Ref, rl.Commit)
+	}
+	return nil
 }
 
 func (r *Resolver) noteLoad(loader, name string) {

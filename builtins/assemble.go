@@ -102,6 +102,10 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 		}
 		p.LocalResources = append(p.LocalResources, *lr)
 	}
+	for _, lr := range s.locals {
+		names[lr.Name] = true
+	}
+	p.Buttons = s.planButtons(names)
 	s.dropUnknownDeps(p)
 	if _, err := plan.BuildGraph(p); err != nil {
 		var cycle *plan.CycleError
@@ -224,10 +228,21 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 	var list []*res
 	byName := map[string]*res{}
 	isWorkload := make([]bool, len(objects))
+	// grouped: objects of a release (helm_resource), which make one resource of their own.
+	grouped := map[int]*objectGroup{}
+	for i, o := range objects {
+		for _, g := range s.groups {
+			if g.keys[objectKey(o)] {
+				grouped[i] = g
+			}
+		}
+	}
 	for i, o := range objects {
 		if s.isWorkload(o) {
 			isWorkload[i] = true
-			list = append(list, &res{workload: o, uses: newWorkloadUses(o)})
+			if grouped[i] == nil {
+				list = append(list, &res{workload: o, uses: newWorkloadUses(o)})
+			}
 		}
 	}
 	if err := s.nameWorkloads(thread, func(yield func(o plan.Object, set func(string))) {
@@ -248,6 +263,26 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 		r.TriggerMode = s.settings.TriggerMode
 		r.AutoInit = true
 		r.PodReadiness = s.kindReadiness(r.workload)
+	}
+
+	// A release's objects, workloads and all, are one resource named after it, as Tilt's
+	// helm_resource makes them. Its pods are those of every workload in it.
+	for _, g := range s.groups {
+		if prev := byName[g.name]; prev != nil {
+			return nil, fmt.Errorf("%s: %s(%q): a resource already has that name", g.pos, g.fn, g.name)
+		}
+		r := &res{Resource: plan.Resource{Name: g.name, TriggerMode: s.settings.TriggerMode, AutoInit: true}, origName: g.name}
+		for i, o := range objects {
+			if grouped[i] != g {
+				continue
+			}
+			r.Objects = append(r.Objects, o)
+			if isWorkload[i] && r.Workload == "" {
+				r.Workload, r.PodReadiness = o.ID(), s.kindReadiness(o)
+			}
+		}
+		list = append(list, r)
+		byName[g.name] = r
 	}
 
 	// k8s_custom_deploy() resources take k8s_resource() options too, as in Tilt. They come
@@ -326,6 +361,9 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 			if err != nil {
 				return nil, fmt.Errorf("%s: k8s_resource(%q): objects: %v", opts.pos, r.Name, err)
 			}
+			if g := grouped[idx]; g != nil {
+				return nil, fmt.Errorf("%s: k8s_resource(%q): object %s belongs to %s(%q)", opts.pos, r.Name, objects[idx].ID(), g.fn, g.name)
+			}
 			if prev, ok := claimed[idx]; ok && prev != r.Name {
 				return nil, fmt.Errorf("%s: k8s_resource(%q): object %s already belongs to resource %q", opts.pos, r.Name, objects[idx].ID(), prev)
 			}
@@ -356,7 +394,7 @@ func (s *State) groupResources(thread *starlark.Thread, objects []plan.Object) (
 	// Attach the remaining objects: explicit claims first, then by use, then uncategorized.
 	var uncategorized []plan.Object
 	for i, o := range objects {
-		if isWorkload[i] {
+		if isWorkload[i] || grouped[i] != nil {
 			continue
 		}
 		if name, ok := claimed[i]; ok {
@@ -659,6 +697,9 @@ func (s *State) dropUnknownDeps(p *plan.Plan) {
 			if known[d] {
 				out = append(out, d)
 				continue
+			}
+			if _, repo := s.helmRepos[d]; repo {
+				continue // a helm_repo() has nothing to wait for in kiln
 			}
 			where := s.depAt(name, d, at)
 			if where != "" {

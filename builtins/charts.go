@@ -39,8 +39,6 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return nil, err
 	}
 	chartAbs := s.abs(t, chart)
-	s.host.RecordRead(chartAbs)
-	var err error
 	opts := helmchart.Options{
 		Chart: chartAbs, ReleaseName: name, Namespace: namespace, Set: set,
 		KubeVersion: kubeVersion, SkipCRDs: skipCRDs, MaxFileSize: s.host.Limits.MaxFileSize,
@@ -53,22 +51,9 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		s.host.RecordRead(abs)
 		opts.ValuesFiles = append(opts.ValuesFiles, abs)
 	}
-	if opts.KubeVersion == "" {
-		opts.KubeVersion = s.clusterKubeVersion()
-	}
-	key := fmt.Sprintf("helm\x00%s\x00%s\x00%s\x00%q\x00%q\x00%s\x00%v", chartAbs, opts.ReleaseName, namespace, opts.ValuesFiles, set, opts.KubeVersion, skipCRDs)
-	out, files, ok := s.renders.get(key)
-	if !ok {
-		out, files, err = helmchart.Render(opts)
-		if err == nil {
-			s.renders.put(key, out, files, append([]string{chartAbs}, opts.ValuesFiles...)...)
-		}
-	}
-	for _, f := range files {
-		s.host.RecordRead(f)
-	}
+	out, err := s.renderChart(opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), s.relErr(err))
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	source := "helm chart " + s.rel(chartAbs)
 	if namespace != "" {
@@ -78,6 +63,31 @@ func (s *State) helm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		}
 	}
 	return Blob{Text: string(out), Source: source}, nil
+}
+
+// renderChart renders a local chart through the render cache, recording every file it read
+// so that an edit re-evaluates. Errors name files relative to the project.
+func (s *State) renderChart(opts helmchart.Options) ([]byte, error) {
+	s.host.RecordRead(opts.Chart)
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = s.clusterKubeVersion()
+	}
+	key := fmt.Sprintf("helm\x00%s\x00%s\x00%s\x00%q\x00%q\x00%s\x00%v", opts.Chart, opts.ReleaseName, opts.Namespace, opts.ValuesFiles, opts.Set, opts.KubeVersion, opts.SkipCRDs)
+	out, files, ok := s.renders.get(key)
+	var err error
+	if !ok {
+		out, files, err = helmchart.Render(opts)
+		if err == nil {
+			s.renders.put(key, out, files, append([]string{opts.Chart}, opts.ValuesFiles...)...)
+		}
+	}
+	for _, f := range files {
+		s.host.RecordRead(f)
+	}
+	if err != nil {
+		return nil, s.relErr(err)
+	}
+	return out, nil
 }
 
 // nodeImageVersion is the Kubernetes version in a kind node image's tag (kindest/node:v1.34.4).

@@ -9,13 +9,13 @@ import (
 )
 
 // v1alpha1Module holds the v1alpha1 members kiln implements: extension_repo and extension,
-// which register before the load('ext://…') that needs them, as in Tilt. withTiltAPI adds the
-// rest. See docs/reference/extensions.md.
+// which register before the load('ext://…') that needs them, as in Tilt, and the buttons
+// (buttons.go). withTiltAPI adds the rest. See docs/reference/extensions.md.
 func (s *State) v1alpha1Module() *starlarkstruct.Module {
-	return &starlarkstruct.Module{Name: "v1alpha1", Members: starlark.StringDict{
-		"extension_repo": starlark.NewBuiltin("v1alpha1.extension_repo", s.extensionRepo),
-		"extension":      starlark.NewBuiltin("v1alpha1.extension", s.extension),
-	}}
+	members := s.buttonBuiltins()
+	members["extension_repo"] = starlark.NewBuiltin("v1alpha1.extension_repo", s.extensionRepo)
+	members["extension"] = starlark.NewBuiltin("v1alpha1.extension", s.extension)
+	return &starlarkstruct.Module{Name: "v1alpha1", Members: members}
 }
 
 func (s *State) extensionRepo(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

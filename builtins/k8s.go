@@ -48,6 +48,12 @@ type kindRule struct {
 
 type imageObjectPath struct{ jsonPath, repoField, tagField string }
 
+// objectGroup is a set of objects that make one resource together: a helm_resource release.
+type objectGroup struct {
+	name, fn, pos string
+	keys          map[string]bool // objectKey
+}
+
 // customDeploy is a k8s_custom_deploy() resource.
 type customDeploy struct {
 	name  string

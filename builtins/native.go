@@ -16,6 +16,10 @@ import (
 // docs/reference/extensions.md.
 var nativeExtensions = map[string]func(s *State) starlark.StringDict{
 	"restart_process": (*State).restartProcessExt,
+	"helm_resource":   (*State).helmResourceExt,
+	"helm_remote":     (*State).helmRemoteExt,
+	"secret":          (*State).secretExt,
+	"configmap":       (*State).configmapExt,
 }
 
 // NativeExtensions are the load names kiln answers natively, sorted.

@@ -79,6 +79,13 @@ type State struct {
 	ext *ext.Resolver
 	// nativeOff are the native extensions the project turned off (extension_settings).
 	nativeOff map[string]bool
+	// groups are releases whose objects make one resource each (helm_resource).
+	groups []*objectGroup
+	// helmRepos are helm_repo() names and URLs; resource_deps may name them.
+	helmRepos map[string]string
+	// buttons and buttonCmds are v1alpha1.ui_button and v1alpha1.cmd calls (see buttons.go).
+	buttons    []*plan.Button
+	buttonCmds []buttonCmd
 }
 
 // newState returns an empty state with Tilt's default settings.

@@ -93,6 +93,32 @@ func (e *runner) publishAll() {
 		e.publish(r.Name)
 	}
 	e.deleteExcept(status.KindResource, have)
+	e.publishButtons()
+}
+
+// publishButtons writes the plan's buttons (spec only: what a view shows and would run),
+// with their commands scrubbed of secrets, and removes those the plan no longer has.
+func (e *runner) publishButtons() {
+	have := map[string]bool{}
+	for _, b := range e.plan.Buttons {
+		have[b.Name] = true
+		if b.Command != nil {
+			c := *b.Command
+			c.Argv = make([]string, len(b.Command.Argv))
+			for i, a := range b.Command.Argv {
+				c.Argv[i] = e.out.Scrub(a)
+			}
+			if len(b.Command.Env) > 0 {
+				c.Env = map[string]string{}
+				for k, v := range b.Command.Env {
+					c.Env[k] = e.out.Scrub(v)
+				}
+			}
+			b.Command = &c
+		}
+		e.opts.Store.Put(status.KindButton, b.Name, b, nil)
+	}
+	e.deleteExcept(status.KindButton, have)
 }
 
 // deleteExcept removes from the store the objects of kind whose names have does not hold:

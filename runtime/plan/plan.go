@@ -22,8 +22,39 @@ type Plan struct {
 	Settings       Settings        `json:"settings"`
 	// WatchedFiles are every file the evaluation read, sorted, relative to Dir.
 	WatchedFiles []string `json:"watchedFiles"`
+	// Buttons are Tilt's v1alpha1.ui_button objects with the v1alpha1.cmd each starts: what
+	// the live views show and run when pressed.
+	Buttons []Button `json:"buttons,omitempty"`
 	// Warnings are non-fatal problems (e.g. an image no manifest uses).
 	Warnings []string `json:"warnings"`
+}
+
+// Button is a ui_button: a command a user can start from a live view, for a resource
+// (Location "resource", Resource set) or for the whole project (Location "global").
+type Button struct {
+	Name                 string        `json:"name"`
+	Text                 string        `json:"text,omitempty"`
+	IconName             string        `json:"iconName,omitempty"`
+	Location             string        `json:"location"`
+	Resource             string        `json:"resource,omitempty"`
+	Disabled             bool          `json:"disabled,omitempty"`
+	RequiresConfirmation bool          `json:"requiresConfirmation,omitempty"`
+	Inputs               []ButtonInput `json:"inputs,omitempty"`
+	// Command is the v1alpha1.cmd whose start_on names this button; nil if none does.
+	Command *Command `json:"command,omitempty"`
+	Pos     string   `json:"pos"`
+}
+
+// ButtonInput is one input of a button; its value reaches the command as the environment
+// variable Name, as in Tilt.
+type ButtonInput struct {
+	Name  string `json:"name"`
+	Label string `json:"label,omitempty"`
+	// Type is "text", "bool", "hidden" or "choice".
+	Type        string   `json:"type"`
+	Default     string   `json:"default,omitempty"`
+	Placeholder string   `json:"placeholder,omitempty"`
+	Choices     []string `json:"choices,omitempty"`
 }
 
 // Cluster is the local kind cluster the project declares with kind_cluster().

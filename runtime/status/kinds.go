@@ -13,10 +13,11 @@ const (
 	KindLiveUpdate = "liveupdates" // one per image with live_update: the last sync
 	KindLocal      = "locals"      // one per local resource
 	KindFileWatch  = "filewatches" // one for the project: the last change and what it triggered
+	KindButton     = "buttons"     // one per v1alpha1.ui_button: where it shows, its inputs and command
 )
 
 // Kinds lists every kind, in the order `kiln get` documents them.
-var Kinds = []string{KindResource, KindApply, KindDiscovery, KindForward, KindLogStream, KindImage, KindLiveUpdate, KindLocal, KindFileWatch}
+var Kinds = []string{KindResource, KindApply, KindDiscovery, KindForward, KindLogStream, KindImage, KindLiveUpdate, KindLocal, KindFileWatch, KindButton}
 
 // Resource states.
 const (

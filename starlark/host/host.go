@@ -179,6 +179,12 @@ func (h *Host) FilesRead() []string {
 // Limits.MaxFileSize: a FIFO or a device named by mistake (or malice) fails at once.
 func (h *Host) ReadFile(path string) ([]byte, error) {
 	h.RecordRead(path)
+	return h.ReadUnwatched(path)
+}
+
+// ReadUnwatched is ReadFile without recording the file: a change to it does not re-evaluate
+// (configmap_create(watch=False)).
+func (h *Host) ReadUnwatched(path string) ([]byte, error) {
 	data, err := safefile.ReadFile(path, h.Limits.withDefaults().MaxFileSize)
 	if err != nil {
 		return nil, h.fileError(path, err)

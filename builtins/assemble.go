@@ -51,6 +51,13 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	compose, composeImages, err := s.planCompose()
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range composeImages {
+		used[ref] = true
+	}
 	// An image built FROM by a used image is used too.
 	byRef := map[string]*imageTarget{}
 	for _, img := range s.images {
@@ -105,6 +112,13 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 	for _, lr := range s.locals {
 		names[lr.Name] = true
 	}
+	for _, cs := range compose {
+		if names[cs.Name] {
+			return nil, fmt.Errorf("%s: docker_compose service %q has the name of another resource; rename one with dc_resource(%q, new_name=...)", cs.Pos, cs.Name, cs.Name)
+		}
+		names[cs.Name] = true
+	}
+	p.ComposeServices = compose
 	p.Buttons = s.planButtons(names)
 	s.dropUnknownDeps(p)
 	if _, err := plan.BuildGraph(p); err != nil {
@@ -691,6 +705,9 @@ func (s *State) dropUnknownDeps(p *plan.Plan) {
 	for _, lr := range p.LocalResources {
 		known[lr.Name] = true
 	}
+	for _, cs := range p.ComposeServices {
+		known[cs.Name] = true
+	}
 	keep := func(name, at string, deps []string) []string {
 		var out []string
 		for _, d := range deps {
@@ -717,6 +734,11 @@ func (s *State) dropUnknownDeps(p *plan.Plan) {
 	for i := range p.LocalResources {
 		if len(p.LocalResources[i].ResourceDeps) > 0 {
 			p.LocalResources[i].ResourceDeps = keep(p.LocalResources[i].Name, p.LocalResources[i].Pos, p.LocalResources[i].ResourceDeps)
+		}
+	}
+	for i := range p.ComposeServices {
+		if cs := &p.ComposeServices[i]; len(cs.ResourceDeps) > 0 {
+			cs.ResourceDeps = keep(cs.Name, cs.Pos, cs.ResourceDeps)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func (s *State) predeclared(mainPath string) starlark.StringDict {
 	for _, group := range []starlark.StringDict{
 		s.fileBuiltins(), s.osModules(), s.settingsBuiltins(), s.imageBuiltins(),
 		s.k8sBuiltins(), s.chartBuiltins(), s.localBuiltins(), s.clusterBuiltins(),
-		s.includeBuiltins(), {"config": s.config.module(mainPath), "v1alpha1": s.v1alpha1Module()},
+		s.includeBuiltins(), s.composeBuiltins(), {"config": s.config.module(mainPath), "v1alpha1": s.v1alpha1Module()},
 	} {
 		for k, v := range group {
 			all[k] = v

@@ -20,6 +20,9 @@ type imageTarget struct {
 	steps         []*stepValue
 	customDeps    []string // absolute, for custom_build
 	customImgDeps []string
+	// fromCompose marks the image of a compose service's build: section; a docker_build of
+	// the same ref replaces it, as in Tilt.
+	fromCompose bool
 }
 
 func (s *State) imageBuiltins() starlark.StringDict {
@@ -113,6 +116,12 @@ func (s *State) matchImage(ref string) *imageTarget {
 }
 
 func (s *State) addImage(t *starlark.Thread, img *imageTarget) error {
+	for i, other := range s.images {
+		if other.Ref == img.Ref && other.MatchTag == img.MatchTag && other.fromCompose {
+			s.images = append(s.images[:i], s.images[i+1:]...)
+			break
+		}
+	}
 	for _, other := range s.images {
 		if other.Ref == img.Ref && other.MatchTag == img.MatchTag {
 			return fmt.Errorf("image %q is already defined at %s; each image ref can be built once", img.Ref, other.Pos)

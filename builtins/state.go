@@ -86,6 +86,9 @@ type State struct {
 	// buttons and buttonCmds are v1alpha1.ui_button and v1alpha1.cmd calls (see buttons.go).
 	buttons    []*plan.Button
 	buttonCmds []buttonCmd
+	// compose and dcOpts are docker_compose() services and dc_resource() calls.
+	compose []*composeService
+	dcOpts  []*dcOpts
 }
 
 // newState returns an empty state with Tilt's default settings.

@@ -71,9 +71,7 @@ var tiltAPI = []string{
 // unsupportedHint says what to do instead of a Tilt builtin kiln does not implement yet,
 // keyed by name (a module's members by "module."). The default is guardHint.
 var unsupportedHint = map[string]string{
-	"docker_compose": "kiln deploys to Kubernetes only, for now; describe the services as Kubernetes manifests and k8s_yaml() them, or " + guardHint,
-	"dc_resource":    "kiln deploys to Kubernetes only, for now, so there are no Docker Compose resources to configure; use k8s_resource() on Kubernetes manifests, or " + guardHint,
-	"v1alpha1.":      "kiln has no API server to hold Tilt's v1alpha1 objects; use the builtin that records the same thing (local_resource, k8s_resource, port_forward, probe), or " + guardHint,
+	"v1alpha1.": "kiln has no API server to hold Tilt's v1alpha1 objects; use the builtin that records the same thing (local_resource, k8s_resource, port_forward, probe), or " + guardHint,
 }
 
 // guardHint is the default advice for an unsupported builtin.

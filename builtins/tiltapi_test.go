@@ -23,7 +23,7 @@ func TestTiltAPINamesResolve(t *testing.T) {
 // A Tilt builtin kiln lacks fails only when called, naming itself, the call's file:line and
 // what to do.
 func TestUnsupportedTiltBuiltinFailsWhenCalled(t *testing.T) {
-	for _, call := range []string{"docker_compose('dc.yml')", "dc_resource('redis')", "v1alpha1.file_watch(name='w')"} {
+	for _, call := range []string{"v1alpha1.config_map(name='c')", "v1alpha1.kubernetes_apply(name='k')", "v1alpha1.file_watch(name='w')"} {
 		name := call[:strings.Index(call, "(")]
 		msg := evalFiles(t, context.Background(), map[string]string{"Kilnfile": "x = 1\n" + call + "\n"}, Options{})
 		mustContain(t, msg, name+" is a Tilt builtin that kiln does not support yet", "called at Kilnfile:2:", "sys.executable != 'kiln'")

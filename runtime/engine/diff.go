@@ -57,7 +57,27 @@ func changedNodes(cur, next *plan.Plan, paths []string) map[plan.NodeID]bool {
 			out[plan.ResourceNode(lr.Name)] = true
 		}
 	}
+	// A compose service runs again when its config changed, or the tag of its image did.
+	services := map[string]string{}
+	for _, cs := range cur.ComposeServices {
+		services[cs.Name] = encode(cs) + composeImageTag(cur, cs.ImageRef)
+	}
+	for _, cs := range next.ComposeServices {
+		if services[cs.Name] != encode(cs)+composeImageTag(next, cs.ImageRef) {
+			out[plan.ResourceNode(cs.Name)] = true
+		}
+	}
 	return out
+}
+
+// composeImageTag is the full ref of the plan image ref, or "".
+func composeImageTag(p *plan.Plan, ref string) string {
+	for i := range p.Images {
+		if p.Images[i].Ref == ref {
+			return p.Images[i].FullRef()
+		}
+	}
+	return ""
 }
 
 // depsChanged reports whether a path is one of deps (project-relative) or under one.

@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/kiln-dev/kiln/runtime/apply"
+	"github.com/kiln-dev/kiln/runtime/compose"
+	"github.com/kiln-dev/kiln/runtime/docker"
 	"github.com/kiln-dev/kiln/runtime/kube"
 	"github.com/kiln-dev/kiln/runtime/local"
 	"github.com/kiln-dev/kiln/runtime/output"
@@ -28,8 +30,13 @@ func Down(ctx context.Context, p *plan.Plan, opts DownOptions) ([]string, error)
 	scrub := secretScrubber(p)
 	out := output.New(opts.Out)
 	out.ScrubWith(scrub)
+	composed, err := downCompose(ctx, p, out)
+	if err != nil || len(p.Resources) == 0 && len(p.ComposeServices) > 0 {
+		// A Docker Compose project alone has no cluster to clean.
+		return composed, scrub.ScrubError(err)
+	}
 	deleted, err := down(ctx, p, opts, out)
-	return deleted, scrub.ScrubError(err)
+	return append(composed, deleted...), scrub.ScrubError(err)
 }
 
 func down(ctx context.Context, p *plan.Plan, opts DownOptions, out *output.Printer) ([]string, error) {
@@ -114,4 +121,24 @@ func downOrder(p *plan.Plan, refs []apply.Ref) []apply.Ref {
 		return plan.InstallRank(refs[i].Kind) > plan.InstallRank(refs[j].Kind)
 	})
 	return refs
+}
+
+// downCompose removes the containers and networks kiln ran for the project's
+// docker_compose() services, found by the project's label, whether or not the project still
+// declares them. Without a Docker engine there is nothing of the kind to remove.
+func downCompose(ctx context.Context, p *plan.Plan, out *output.Printer) ([]string, error) {
+	d, err := docker.Connect(ctx)
+	if err != nil {
+		if len(p.ComposeServices) > 0 {
+			return nil, fmt.Errorf("remove the docker_compose services: %w", err)
+		}
+		return nil, nil
+	}
+	defer d.Close()
+	r := &compose.Runner{API: d.API(), ProjectID: apply.ProjectID(p.Dir), Dir: p.Dir}
+	removed, err := r.Down(ctx)
+	for _, what := range removed {
+		out.Line("compose", "delete %s", what)
+	}
+	return removed, err
 }

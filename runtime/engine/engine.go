@@ -187,7 +187,10 @@ func (e *runner) update(ctx context.Context, want func(plan.NodeID) bool, sum *S
 	for _, r := range p.Resources {
 		e.result(r.Name, "k8s")
 	}
-	if len(p.Images) > 0 && e.builder == nil {
+	for _, cs := range p.ComposeServices {
+		e.result(cs.Name, "compose")
+	}
+	if (len(p.Images) > 0 || len(p.ComposeServices) > 0) && e.builder == nil {
 		d, err := docker.Connect(ctx)
 		if err != nil {
 			return err

@@ -77,6 +77,17 @@ func (e *runner) specOf(name, kind string) status.ResourceSpec {
 				spec.Labels, spec.Links = lr.Labels, links(lr.Links)
 			}
 		}
+	case "compose":
+		for _, cs := range p.ComposeServices {
+			if cs.Name == name {
+				spec.TriggerMode, spec.AutoInit = cs.TriggerMode, cs.AutoInit
+				spec.ResourceDeps = append(append([]string{}, cs.ResourceDeps...), cs.DependsOn...)
+				spec.Labels, spec.Links = cs.Labels, links(cs.Links)
+				if cs.ImageRef != "" {
+					spec.Images = []string{cs.ImageRef}
+				}
+			}
+		}
 	}
 	return spec
 }

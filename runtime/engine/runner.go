@@ -143,6 +143,14 @@ func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]
 				return e.runLocal(ctx, p, lr)
 			}
 		}
+		for i := range p.ComposeServices {
+			if cs := &p.ComposeServices[i]; cs.Name == name {
+				if skip(cs.AutoInit, "compose") {
+					return nil
+				}
+				return e.runCompose(ctx, p, cs)
+			}
+		}
 		return fmt.Errorf("resource %q vanished from the project after re-evaluation", name)
 	}
 	return nil

@@ -24,6 +24,14 @@ func triggerNodes(p *plan.Plan, name string) (map[plan.NodeID]bool, error) {
 			return nodes, nil
 		}
 	}
+	for _, cs := range p.ComposeServices {
+		if cs.Name == name {
+			if cs.ImageRef != "" {
+				nodes[plan.ImageNode(cs.ImageRef)] = true
+			}
+			return nodes, nil
+		}
+	}
 	return nil, fmt.Errorf("the project has no resource named %q", name)
 }
 
@@ -57,6 +65,12 @@ func holdManual(p *plan.Plan, changed map[plan.NodeID]bool) []string {
 		if lr.TriggerMode == plan.TriggerManual && changed[plan.ResourceNode(lr.Name)] {
 			delete(changed, plan.ResourceNode(lr.Name))
 			held = append(held, lr.Name)
+		}
+	}
+	for _, cs := range p.ComposeServices {
+		if cs.TriggerMode == plan.TriggerManual && changed[plan.ResourceNode(cs.Name)] {
+			delete(changed, plan.ResourceNode(cs.Name))
+			held = append(held, cs.Name)
 		}
 	}
 	return held

@@ -112,6 +112,9 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 		}
 		for _, name := range removed {
 			e.stopServer(name)
+			if cs := composeService(e.plan, name); cs != nil {
+				e.removeCompose(ctx, cs)
+			}
 		}
 		e.mu.Lock()
 		e.plan = next
@@ -206,7 +209,22 @@ func removedResources(cur, next *plan.Plan) []string {
 			out = append(out, r.Name)
 		}
 	}
+	for _, cs := range cur.ComposeServices {
+		if composeService(next, cs.Name) == nil {
+			out = append(out, cs.Name)
+		}
+	}
 	return out
+}
+
+// composeService is p's compose service of that name, or nil.
+func composeService(p *plan.Plan, name string) *plan.ComposeService {
+	for i := range p.ComposeServices {
+		if p.ComposeServices[i].Name == name {
+			return &p.ComposeServices[i]
+		}
+	}
+	return nil
 }
 
 func hasResource(p *plan.Plan, name string) bool {
@@ -247,5 +265,5 @@ func describe(changed map[plan.NodeID]bool, paths []string, dir string) string {
 
 // declaresNothing reports whether p has no image, resource or local resource at all.
 func declaresNothing(p *plan.Plan) bool {
-	return len(p.Images) == 0 && len(p.Resources) == 0 && len(p.LocalResources) == 0
+	return len(p.Images) == 0 && len(p.Resources) == 0 && len(p.LocalResources) == 0 && len(p.ComposeServices) == 0
 }

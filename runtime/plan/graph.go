@@ -48,6 +48,9 @@ func BuildGraph(p *Plan) (*Graph, error) {
 	for _, lr := range p.LocalResources {
 		resources[lr.Name] = true
 	}
+	for _, cs := range p.ComposeServices {
+		resources[cs.Name] = true
+	}
 	add := func(n NodeID, deps []NodeID) {
 		g.Nodes = append(g.Nodes, n)
 		sort.Slice(deps, func(i, j int) bool { return deps[i] < deps[j] })
@@ -105,6 +108,16 @@ func BuildGraph(p *Plan) (*Graph, error) {
 			return nil, err
 		}
 		add(resourceNode(lr.Name), deps)
+	}
+	for _, cs := range p.ComposeServices {
+		deps, err := checkResourceDeps(cs.Name, append(append([]string{}, cs.ResourceDeps...), cs.DependsOn...))
+		if err != nil {
+			return nil, err
+		}
+		if cs.ImageRef != "" && images[cs.ImageRef] {
+			deps = append(deps, imageNode(cs.ImageRef))
+		}
+		add(resourceNode(cs.Name), dedupe(deps))
 	}
 	if cycle := g.findCycle(); cycle != nil {
 		return nil, &CycleError{Path: cycle}

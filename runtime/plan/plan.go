@@ -19,7 +19,9 @@ type Plan struct {
 	Images         []Image         `json:"images"`
 	Resources      []Resource      `json:"resources"`
 	LocalResources []LocalResource `json:"localResources"`
-	Settings       Settings        `json:"settings"`
+	// ComposeServices are docker_compose() services, run through the Docker engine API.
+	ComposeServices []ComposeService `json:"composeServices,omitempty"`
+	Settings        Settings         `json:"settings"`
 	// WatchedFiles are every file the evaluation read, sorted, relative to Dir.
 	WatchedFiles []string `json:"watchedFiles"`
 	// Buttons are Tilt's v1alpha1.ui_button objects with the v1alpha1.cmd each starts: what
@@ -292,4 +294,61 @@ type Settings struct {
 	TriggerMode                 string   `json:"triggerMode"`
 	// EnabledResources is config.set_enabled_resources(); nil means all.
 	EnabledResources []string `json:"enabledResources,omitempty"`
+}
+
+// ComposeService is one service of a docker_compose() project: a container kiln runs
+// through the Docker engine API (no docker compose binary), as a resource of its own.
+type ComposeService struct {
+	Name string `json:"name"`
+	// Project is the compose project name: containers are PROJECT-NAME-1 on the network
+	// PROJECT_default, as docker compose names them.
+	Project string `json:"project"`
+	Pos     string `json:"pos"`
+	// Image is the image the container runs. ImageRef, when set, is the plan image kiln
+	// builds for it (a docker_build of the same ref, or the service's build: section); its
+	// built repo:tag replaces Image at run time.
+	Image      string            `json:"image"`
+	ImageRef   string            `json:"imageRef,omitempty"`
+	Command    []string          `json:"command,omitempty"`
+	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	Ports      []ComposePort     `json:"ports,omitempty"`
+	Volumes    []ComposeVolume   `json:"volumes,omitempty"`
+	WorkingDir string            `json:"workingDir,omitempty"`
+	User       string            `json:"user,omitempty"`
+	// Healthcheck, when set, must pass before the service is ready.
+	Healthcheck *ComposeHealth `json:"healthcheck,omitempty"`
+	// DependsOn are the compose depends_on services; they also order updates.
+	DependsOn    []string `json:"dependsOn,omitempty"`
+	ResourceDeps []string `json:"resourceDeps,omitempty"`
+	Links        []Link   `json:"links,omitempty"`
+	Labels       []string `json:"labels,omitempty"`
+	TriggerMode  string   `json:"triggerMode"`
+	AutoInit     bool     `json:"autoInit"`
+}
+
+// ComposePort publishes a container port on the host.
+type ComposePort struct {
+	HostIP    string `json:"hostIP,omitempty"`
+	Host      string `json:"host,omitempty"` // "" lets Docker choose
+	Container uint32 `json:"container"`
+	Protocol  string `json:"protocol,omitempty"`
+}
+
+// ComposeVolume is a bind mount (Source a path, project-relative when inside the project) or
+// a named volume (Source its name, created as PROJECT_NAME).
+type ComposeVolume struct {
+	Type     string `json:"type"` // "bind" or "volume"
+	Source   string `json:"source,omitempty"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// ComposeHealth is a compose healthcheck, in Docker's terms.
+type ComposeHealth struct {
+	Test          []string `json:"test"`
+	IntervalMS    int64    `json:"intervalMs,omitempty"`
+	TimeoutMS     int64    `json:"timeoutMs,omitempty"`
+	StartPeriodMS int64    `json:"startPeriodMs,omitempty"`
+	Retries       int      `json:"retries,omitempty"`
 }

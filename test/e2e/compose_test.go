@@ -1,0 +1,81 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunDockerCompose: a docker_compose() project with one image kiln builds and one plain
+// service comes up under kiln run through the Docker engine API (no docker compose binary):
+// both answer on their published ports, the built one runs kiln's content-tagged image, and
+// the plain one is reached from it by its service name. A second run keeps both containers;
+// kiln down removes them and the project's network.
+func TestRunDockerCompose(t *testing.T) {
+	c := connect(t)
+	webPort, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainPort, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := fmt.Sprintf("kilne2e%d", time.Now().UnixNano()%1000000)
+	files := map[string]string{
+		"web/Dockerfile":     "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+		"web/www/index.html": "hello from the compose web in " + project + "\n",
+		"docker-compose.yml": fmt.Sprintf(`services:
+  web:
+    image: example.local/composeweb
+    ports: ["127.0.0.1:%d:8080"]
+    depends_on: [plain]
+  plain:
+    image: %s
+    command: ["sh", "-c", "mkdir -p /www && echo plain page > /www/index.html && exec httpd -f -p 8081 -h /www"]
+    ports: ["127.0.0.1:%d:8081"]
+`, webPort, BusyboxImage, plainPort),
+		"Kilnfile": fmt.Sprintf("docker_compose('docker-compose.yml', project_name=%q)\ndocker_build('example.local/composeweb', 'web')\n", project),
+	}
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	r := kiln(t, nil, "run", "-f", dir, contextFlag(c))
+	if r.code != 0 {
+		t.Fatalf("kiln run:\n%s", r)
+	}
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", webPort)); got != "hello from the compose web in "+project {
+		t.Fatalf("the built service answers %q", got)
+	}
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", plainPort)); got != "plain page" {
+		t.Fatalf("the plain service answers %q", got)
+	}
+	web := project + "-web-1"
+	if img := dockerOutput(t, "inspect", "-f", "{{.Config.Image}}", web); !strings.HasPrefix(img, "example.local/composeweb:kiln-") {
+		t.Fatalf("the web container runs %q, want kiln's example.local/composeweb:kiln-<hash>", img)
+	}
+	if out := dockerOutput(t, "exec", web, "wget", "-qO-", "http://plain:8081/"); strings.TrimSpace(out) != "plain page" {
+		t.Fatalf("web reaches plain by its service name: %q", out)
+	}
+	id := dockerOutput(t, "inspect", "-f", "{{.Id}}", web)
+
+	r = kiln(t, nil, "run", "-f", dir, contextFlag(c))
+	if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "up to date") {
+		t.Fatalf("second kiln run:\n%s", r)
+	}
+	if again := dockerOutput(t, "inspect", "-f", "{{.Id}}", web); again != id {
+		t.Errorf("an unchanged service was replaced (%s → %s)", id, again)
+	}
+
+	if r := kiln(t, nil, "down", "-f", dir, contextFlag(c)); r.code != 0 {
+		t.Fatalf("kiln down:\n%s", r)
+	}
+	if left := dockerOutput(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+project); left != "" {
+		t.Errorf("kiln down left containers: %s", left)
+	}
+	if left := dockerOutput(t, "network", "ls", "-q", "--filter", "name="+project+"_default"); left != "" {
+		t.Errorf("kiln down left the network: %s", left)
+	}
+}

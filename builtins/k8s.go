@@ -568,9 +568,6 @@ func (s *State) k8sCustomDeploy(t *starlark.Thread, b *starlark.Builtin, args st
 	if len(applyCmd) == 0 || len(deleteCmd) == 0 {
 		return nil, fmt.Errorf("%s(%q): apply_cmd and delete_cmd are both required", b.Name(), name)
 	}
-	if containerSelector != "" {
-		s.ignoredParam(t, b, "container_selector", "live update targets the containers running an image of image_deps (image_selector=)")
-	}
 	dirFor := func(d string) string {
 		if d == "" {
 			return s.rel(dirOf(t))
@@ -592,11 +589,11 @@ func (s *State) k8sCustomDeploy(t *starlark.Thread, b *starlark.Builtin, args st
 	if err != nil {
 		return nil, err
 	}
-	if len(steps) > 0 && imageSelector == "" {
-		return nil, fmt.Errorf("%s(%q): live_update needs image_selector= to know which containers to update", b.Name(), name)
+	if len(steps) > 0 && imageSelector == "" && containerSelector == "" {
+		return nil, fmt.Errorf("%s(%q): live_update needs image_selector= or container_selector= to know which containers to update", b.Name(), name)
 	}
 	c.steps = steps
-	c.cd.ImageSelector = imageSelector
+	c.cd.ImageSelector, c.cd.ContainerSelector = imageSelector, containerSelector
 	for _, other := range s.customs {
 		if other.name == name {
 			return nil, fmt.Errorf("%s: resource %q is already defined at %s", b.Name(), name, other.pos)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln/builtins/k8syaml"
+	"github.com/kiln-dev/kiln/runtime/discovery"
 	"github.com/kiln-dev/kiln/runtime/local"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -60,5 +61,17 @@ func (e *runner) customDeploy(ctx context.Context, p *plan.Plan, r *plan.Resourc
 		}
 		us = append(us, u)
 	}
+	// What apply_cmd deployed is for discovery (pods, logs, forwards, live update) only: it
+	// stays out of the inventory, since delete_cmd, not kiln, removes it.
+	found := make([]discovery.Object, len(us))
+	for i, u := range us {
+		found[i] = discovery.Object{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+	}
+	e.mu.Lock()
+	if e.customObjects == nil {
+		e.customObjects = map[string][]discovery.Object{}
+	}
+	e.customObjects[r.Name] = found
+	e.mu.Unlock()
 	return e.waitReady(ctx, r, res, us)
 }

@@ -138,6 +138,9 @@ func (l *live) sync() {
 			refs[resource] = append(refs[resource], discovery.Object{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
 		}
 	}
+	for resource, objs := range e.customObjects {
+		refs[resource] = append(refs[resource], objs...)
+	}
 	e.mu.Unlock()
 	l.logs.SetScrubber(secretScrubber(p))
 	targets := map[string]discovery.Target{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/kiln-dev/kiln/runtime/liveupdate"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	corev1 "k8s.io/api/core/v1"
@@ -29,7 +30,7 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 		}
 	}
 	if img == nil {
-		return false
+		return e.liveUpdateCustom(ctx, paths)
 	}
 	label := "image " + img.Ref
 	targets, err := e.containersOf(ctx, img)
@@ -176,4 +177,65 @@ func running(pod corev1.Pod, container string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// liveUpdateCustom is liveUpdate for a k8s_custom_deploy's own live_update: the change goes
+// into the running containers of the resource's pods that its container_selector names, or
+// that run an image of its image_selector's repository (any tag: the deploy tool chose it).
+func (e *runner) liveUpdateCustom(ctx context.Context, paths []string) bool {
+	if e.live == nil {
+		return false
+	}
+	var res *plan.Resource
+	var change liveupdate.Change
+	for i := range e.plan.Resources {
+		r := &e.plan.Resources[i]
+		if r.CustomDeploy == nil || r.CustomDeploy.LiveUpdate == nil {
+			continue
+		}
+		if c, ok := liveupdate.Match(e.plan.Dir, r.CustomDeploy.LiveUpdate, paths); ok {
+			if res != nil {
+				return false
+			}
+			res, change = r, c
+		}
+	}
+	if res == nil {
+		return false
+	}
+	cd := res.CustomDeploy
+	var targets []liveupdate.Target
+	for _, pod := range e.disc.Pods(res.Name) {
+		if pod.Deleting || pod.Phase != string(corev1.PodRunning) {
+			continue
+		}
+		for _, c := range pod.Containers {
+			if c.State != "running" {
+				continue
+			}
+			if cd.ContainerSelector != "" && c.Name == cd.ContainerSelector || cd.ContainerSelector == "" && sameRepository(c.Image, cd.ImageSelector) {
+				targets = append(targets, liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node})
+			}
+		}
+	}
+	if len(targets) == 0 {
+		return false
+	}
+	start := time.Now()
+	for _, t := range targets {
+		if err := e.syncInto(ctx, t, change); err != nil {
+			e.out.Line(res.Name, "live update failed: %v; redeploying instead", err)
+			return false
+		}
+	}
+	e.out.Line(res.Name, "live update: %d files copied, %d deleted, %d commands, into %d containers in %s",
+		len(change.Copies), len(change.Deletes), len(change.Runs), len(targets), round(time.Since(start)))
+	return true
+}
+
+// sameRepository reports whether two image refs name one repository, whatever their tags.
+func sameRepository(a, b string) bool {
+	na, err1 := reference.ParseNormalizedNamed(a)
+	nb, err2 := reference.ParseNormalizedNamed(b)
+	return err1 == nil && err2 == nil && na.Name() == nb.Name()
 }

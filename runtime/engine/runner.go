@@ -51,7 +51,9 @@ type runner struct {
 	// appliedBy is what each step applied per resource (see addApplied); applied is their
 	// union for the current plan, computed when an update settles the inventory.
 	appliedBy map[string][]apply.Ref
-	applied   []apply.Ref
+	// customObjects are what each k8s_custom_deploy's apply_cmd reported, for discovery.
+	customObjects map[string][]discovery.Object
+	applied       []apply.Ref
 	// inventory is the project's inventory as last saved (or loaded).
 	inventory []apply.Ref
 	built     []string

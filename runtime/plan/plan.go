@@ -215,9 +215,12 @@ type CustomDeploy struct {
 	DeleteCmd Command  `json:"deleteCmd"`
 	Deps      []string `json:"deps"`
 	ImageDeps []string `json:"imageDeps,omitempty"`
-	// ImageSelector and LiveUpdate let files sync into the containers the commands deployed.
-	ImageSelector string      `json:"imageSelector,omitempty"`
-	LiveUpdate    *LiveUpdate `json:"liveUpdate,omitempty"`
+	// ImageSelector and LiveUpdate let files sync into the containers the commands deployed:
+	// those running an image of that repository (any tag), or, with ContainerSelector, the
+	// containers of that name, as in Tilt.
+	ImageSelector     string      `json:"imageSelector,omitempty"`
+	ContainerSelector string      `json:"containerSelector,omitempty"`
+	LiveUpdate        *LiveUpdate `json:"liveUpdate,omitempty"`
 }
 
 // PortForward forwards a local port to a container port of the resource's newest pod.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,52 @@ k8s_custom_deploy('custom',
 	}
 	if _, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "custom", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("kiln down did not run delete_cmd: the Deployment is still there (err %v)", err)
+	}
+}
+
+// TestWatchCustomDeployLiveUpdate: a k8s_custom_deploy's own live_update, aimed by
+// container_selector as in Tilt, syncs an edit into the container its apply_cmd deployed,
+// with no new pod.
+func TestWatchCustomDeployLiveUpdate(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := httpService("custom", ns)
+	service["custom/www/index.html"] = "custom one in " + ns + "\n"
+	deployment, _, _ := strings.Cut(service["custom.yaml"], "---")
+	service["custom.yaml"] = deployment
+	service["Kilnfile"] = fmt.Sprintf(`docker_build('example.local/custom', 'custom')
+k8s_custom_deploy('custom',
+    apply_cmd=[%[1]q, 'custom.yaml', %[2]q],
+    delete_cmd=[%[1]q, 'custom.yaml', %[2]q],
+    apply_env={%[3]q: 'apply'},
+    delete_env={%[3]q: 'delete'},
+    deps=['custom.yaml'],
+    image_deps=['example.local/custom'],
+    container_selector='custom',
+    live_update=[sync('custom/www', '/www')])
+k8s_resource('custom', port_forwards=['%[4]d:8080'])
+`, self, ns, helperEnv, local)
+	dir := writeProject(t, service)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	url := fmt.Sprintf("http://localhost:%d/", local)
+	waitServed(t, w, url, "custom one in "+ns)
+	uid := podUID(t, c, ns, "custom")
+	write(t, filepath.Join(dir, "custom", "www", "index.html"), "custom two in "+ns+"\n")
+	waitServed(t, w, url, "custom two in "+ns)
+	if out := w.stdout.String(); !strings.Contains(out, "live update:") || strings.Contains(out, "redeploying instead") {
+		t.Fatalf("the edit was not live-updated:\n%s", tail(out, 30))
+	}
+	if got := podUID(t, c, ns, "custom"); got != uid {
+		t.Errorf("the live update replaced the pod (%s → %s)", uid, got)
 	}
 }

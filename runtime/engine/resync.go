@@ -2,7 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +24,8 @@ import (
 type syncLedger struct {
 	mu     sync.Mutex
 	images map[string]*imageSyncs
+	// initial are the containers that had their initial_sync().
+	initial map[string]bool
 }
 
 type imageSyncs struct {
@@ -79,6 +86,20 @@ func (l *syncLedger) owed(image, containerID string) (*imageSyncs, []string) {
 	return s, paths
 }
 
+// firstSeen reports whether containerID is new to the ledger's initial syncs, and marks it.
+func (l *syncLedger) firstSeen(containerID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.initial == nil {
+		l.initial = map[string]bool{}
+	}
+	if containerID == "" || l.initial[containerID] {
+		return false
+	}
+	l.initial[containerID] = true
+	return true
+}
+
 // forget drops what a container was owed after its replay failed, so the next event of
 // its pod tries again.
 func (l *syncLedger) forget(image, containerID string) {
@@ -111,11 +132,18 @@ func (e *runner) resync(pods []discovery.Pod) {
 				continue
 			}
 			e.warmNode(pod.Node)
+			t := liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node}
+			if hasStep(img.LiveUpdate, plan.StepInitialSync) {
+				if e.ledger.firstSeen(c.ContainerID) {
+					e.ledger.owed(c.Image, c.ContainerID) // the initial sync brings everything
+					go e.initialSync(p.Dir, img, t)
+				}
+				continue
+			}
 			s, paths := e.ledger.owed(c.Image, c.ContainerID)
 			if s == nil {
 				continue
 			}
-			t := liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node}
 			go e.replay(p.Dir, img, s, t, paths)
 		}
 	}
@@ -157,4 +185,103 @@ func (e *runner) replay(dir string, img *plan.Image, s *imageSyncs, t liveupdate
 	e.out.Line(label, "live update: the new container %s caught up with %d files, %d deleted, in %s",
 		name, len(change.Copies), len(change.Deletes), round(time.Since(start)))
 	e.publishLiveUpdate(img, change, []string{name}, "caught up a new container", map[string]time.Duration{"sync": time.Since(start)}, nil)
+}
+
+// maxInitialSyncFiles bounds an initial_sync(): a sync of a huge tree is a mistake to report,
+// not a reason to stream without end.
+const maxInitialSyncFiles = 50000
+
+// initialSync is initial_sync(): a new container of img gets every file under the local
+// paths of its sync() steps, as they are now, whatever the image holds; then its run()
+// steps and restart, as for any live update. Files under fall_back_on are left out.
+func (e *runner) initialSync(dir string, img *plan.Image, t liveupdate.Target) {
+	label := "image " + img.Ref
+	name := t.Namespace + "/" + t.Pod + "/" + t.Container
+	paths, err := syncSources(dir, img.LiveUpdate)
+	if err != nil {
+		e.out.Line(label, "initial_sync into %s: %v", name, err)
+		return
+	}
+	change, ok := liveupdate.Match(dir, img.LiveUpdate, paths)
+	if !ok {
+		e.out.Line(label, "initial_sync into %s: a file under the syncs matches fall_back_on; nothing synced", name)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := e.syncInto(ctx, t, change); err != nil {
+		e.out.Line(label, "initial_sync into %s failed: %v", name, err)
+		e.publishLiveUpdate(img, change, []string{name}, "initial sync failed", nil, err)
+		return
+	}
+	e.out.Line(label, "initial_sync: %d files into %s in %s", len(change.Copies), name, round(time.Since(start)))
+	e.publishLiveUpdate(img, change, []string{name}, "initial sync", map[string]time.Duration{"sync": time.Since(start)}, nil)
+}
+
+// syncSources lists the files under the local paths of lu's sync() steps, skipping .git and
+// the files fall_back_on names; at most maxInitialSyncFiles.
+func syncSources(dir string, lu *plan.LiveUpdate) ([]string, error) {
+	var fallBack []string
+	for _, st := range lu.Steps {
+		if st.Kind == plan.StepFallBackOn {
+			for _, f := range st.Paths {
+				fallBack = append(fallBack, filepath.Join(dir, filepath.FromSlash(f)))
+			}
+		}
+	}
+	under := func(p, d string) bool { return p == d || strings.HasPrefix(p, d+string(filepath.Separator)) }
+	seen := map[string]bool{}
+	var out []string
+	for _, st := range lu.Steps {
+		if st.Kind != plan.StepSync {
+			continue
+		}
+		root := filepath.Join(dir, filepath.FromSlash(st.Local))
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if d.IsDir() && d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			for _, f := range fallBack {
+				if under(p, f) {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+			}
+			if d.Type().IsRegular() && !seen[p] {
+				if len(out) >= maxInitialSyncFiles {
+					return fmt.Errorf("more than %d files under the syncs; narrow the sync() paths", maxInitialSyncFiles)
+				}
+				seen[p] = true
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// hasStep reports whether lu has a step of kind.
+func hasStep(lu *plan.LiveUpdate, kind string) bool {
+	if lu == nil {
+		return false
+	}
+	for _, st := range lu.Steps {
+		if st.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

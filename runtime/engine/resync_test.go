@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/kiln-dev/kiln/runtime/liveupdate"
+	"github.com/kiln-dev/kiln/runtime/plan"
 )
 
 func TestSyncLedger(t *testing.T) {
@@ -44,5 +47,37 @@ func TestSyncLedger(t *testing.T) {
 	}
 	if s, _ := l.owed("example/web:kiln-2", "c9"); s != nil {
 		t.Error("a new build of the image owes nothing")
+	}
+}
+
+// initial_sync() sends every file under the sync() paths, but none under fall_back_on and
+// none in .git; a sync path that does not exist is nothing to send.
+func TestSyncSources(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"web/a.js", "web/lib/b.js", "web/.git/HEAD", "web/package.json", "conf/x.ini"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lu := &plan.LiveUpdate{Steps: []plan.LiveUpdateStep{
+		{Kind: plan.StepInitialSync},
+		{Kind: plan.StepFallBackOn, Paths: []string{"web/package.json"}},
+		{Kind: plan.StepSync, Local: "web", Remote: "/app"},
+		{Kind: plan.StepSync, Local: "missing", Remote: "/m"},
+	}}
+	got, err := syncSources(dir, lu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "web/a.js"), filepath.Join(dir, "web/lib/b.js")}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("syncSources = %v, want %v", got, want)
+	}
+	if !hasStep(lu, plan.StepInitialSync) || hasStep(lu, plan.StepRestartContainer) || hasStep(nil, plan.StepSync) {
+		t.Error("hasStep")
 	}
 }

@@ -212,3 +212,33 @@ func watchRestartScratch(t *testing.T, build string) {
 		t.Errorf("the supervisor's restart line is not in the logs:\n%s", tail(w.stdout.String(), 30))
 	}
 }
+
+// TestWatchInitialSync: initial_sync() gives a new container every file under its sync()
+// paths, though the image has none of them (its Dockerfile copies nothing), FROM scratch;
+// the pod serves them without any edit.
+func TestWatchInitialSync(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"app/Dockerfile":        "FROM " + GoserverImage + "\n",
+		"app/www/index.html":    "initial " + ns + "\n",
+		"app/www/deep/page.txt": "deep page\n",
+		"initial.yaml":          scratchApp("initial", ns),
+		"Kilnfile": fmt.Sprintf("docker_build('example.local/initial', 'app', only=['Dockerfile'], live_update=[initial_sync(), sync('app/www', '/www')])\n"+
+			"k8s_yaml('initial.yaml')\nk8s_resource('initial', port_forwards=['%d:8080'])\n", local),
+	}
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	base := fmt.Sprintf("http://localhost:%d/", local)
+	waitServed(t, w, base+"index.html", "initial "+ns)
+	waitServed(t, w, base+"deep/page.txt", "deep page")
+	if !strings.Contains(w.stdout.String(), "initial_sync: 2 files") {
+		t.Errorf("kiln watch did not report the initial sync:\n%s", tail(w.stdout.String(), 20))
+	}
+}

@@ -84,6 +84,11 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 		if img.dockerfileAbs != "" {
 			pi.Dockerfile = s.rel(img.dockerfileAbs)
 		}
+		if img.inferSync {
+			if err := s.inferSyncs(img); err != nil {
+				return nil, err
+			}
+		}
 		pi.LiveUpdate = s.planSteps(img.steps)
 		if pi.Custom != nil {
 			deps := make([]string, len(img.customDeps))
@@ -224,6 +229,7 @@ func (s *State) addConventionImages() error {
 			Image:         plan.Image{Ref: name, Source: "convention", Pos: s.rel(loc[1])},
 			contextAbs:    loc[0],
 			dockerfileAbs: loc[1],
+			inferSync:     true,
 		})
 	}
 	return nil

@@ -23,6 +23,9 @@ type imageTarget struct {
 	// fromCompose marks the image of a compose service's build: section; a docker_build of
 	// the same ref replaces it, as in Tilt.
 	fromCompose bool
+	// inferSync adds the sync() steps the Dockerfile's COPY lines imply (docker_build(
+	// infer_sync=True); on for convention images).
+	inferSync bool
 }
 
 func (s *State) imageBuiltins() starlark.StringDict {
@@ -141,6 +144,7 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		ignore, only, extraTag, ssh, secret, cacheFrom, extraHosts              stringList
 		entrypoint                                                              command
 		containerArgs                                                           stringList
+		inferSync                                                               bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"ref", &ref, "context", &context,
@@ -149,7 +153,7 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		"ignore?", &ignore, "only?", &only, "entrypoint?", &entrypoint, "target?", &target,
 		"ssh?", &ssh, "network?", &network, "secret?", &secret, "extra_tag?", &extraTag,
 		"container_args?", &containerArgs, "cache_from?", &cacheFrom, "pull?", &pull,
-		"platform?", &platform, "extra_hosts?", &extraHosts); err != nil {
+		"platform?", &platform, "extra_hosts?", &extraHosts, "infer_sync?", &inferSync); err != nil {
 		return nil, err
 	}
 	repo, tag, err := parseRef(ref)
@@ -193,7 +197,7 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 			return nil, fmt.Errorf("%s(%q): Dockerfile %s does not exist; create it, or pass dockerfile= or dockerfile_contents=", b.Name(), ref, s.rel(img.dockerfileAbs))
 		}
 	}
-	img.ignore, img.only = ignore, only
+	img.ignore, img.only, img.inferSync = ignore, only, inferSync
 	steps, err := s.takeSteps(b.Name(), ref, liveUpdate)
 	if err != nil {
 		return nil, err

@@ -3,9 +3,11 @@ package builtins
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/kiln-dev/kiln/runtime/dockerfile"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"go.starlark.net/starlark"
 )
@@ -174,4 +176,44 @@ func (s *State) planSteps(steps []*stepValue) *plan.LiveUpdate {
 		lu.Steps = append(lu.Steps, ps)
 	}
 	return lu
+}
+
+// inferSyncs adds to img's live_update the sync() steps its Dockerfile's COPY lines imply
+// (dockerfile.InferSyncs), after the syncs it already has, so that the rules stay in Tilt's
+// order; a context path the live_update already syncs keeps its own rule.
+func (s *State) inferSyncs(img *imageTarget) error {
+	contents := []byte(img.DockerfileContents)
+	if img.dockerfileAbs != "" {
+		data, err := s.host.ReadFile(img.dockerfileAbs)
+		if err != nil {
+			return fmt.Errorf("%s: infer_sync: %v", img.Pos, err)
+		}
+		contents = data
+	}
+	info, copies, err := dockerfile.Parse(contents, img.BuildArgs)
+	if err != nil {
+		return fmt.Errorf("%s: infer_sync: %s: %v", img.Pos, s.rel(img.dockerfileAbs), err)
+	}
+	have := map[string]bool{}
+	last := -1 // the index after which the inferred syncs go: the last sync, else the last fall_back_on or initial_sync
+	for i, st := range img.steps {
+		if st.kind == plan.StepSync {
+			have[st.localAbs] = true
+		}
+		if stepRank[st.kind] <= stepRank[plan.StepSync] {
+			last = i
+		}
+	}
+	var inferred []*stepValue
+	for _, sy := range dockerfile.InferSyncs(info, copies, img.Target, func(p string) bool { return isDir(filepath.Join(img.contextAbs, filepath.FromSlash(p))) }) {
+		local := filepath.Join(img.contextAbs, filepath.FromSlash(sy.Local))
+		if have[local] {
+			continue
+		}
+		inferred = append(inferred, &stepValue{kind: plan.StepSync, pos: img.Pos, localAbs: local, remote: sy.Remote})
+	}
+	steps := append([]*stepValue{}, img.steps[:last+1]...)
+	steps = append(steps, inferred...)
+	img.steps = append(steps, img.steps[last+1:]...)
+	return nil
 }

@@ -242,3 +242,37 @@ func TestWatchInitialSync(t *testing.T) {
 		t.Errorf("kiln watch did not report the initial sync:\n%s", tail(w.stdout.String(), 20))
 	}
 }
+
+// TestWatchInferredSyncConvention: a convention image (kiln://NAME, built from NAME/Dockerfile)
+// live-updates by the sync rules its Dockerfile's `COPY www /www` implies, with no
+// live_update written: an edit is served with no new pod and no rebuild.
+func TestWatchInferredSyncConvention(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := strings.Replace(scratchApp("conv", ns), "image: example.local/conv", "image: kiln://conv", 1)
+	files := map[string]string{
+		"conv/Dockerfile":     "FROM " + GoserverImage + "\nCOPY www /www\n",
+		"conv/www/index.html": "convention one " + ns + "\n",
+		"conv.yaml":           app,
+		"Kilnfile":            fmt.Sprintf("k8s_yaml('conv.yaml')\nk8s_resource('conv', port_forwards=['%d:8080'])\n", local),
+	}
+	dir := writeProject(t, files)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	url := fmt.Sprintf("http://localhost:%d/index.html", local)
+	waitServed(t, w, url, "convention one "+ns)
+	uid := podUID(t, c, ns, "conv")
+	write(t, filepath.Join(dir, "conv", "www", "index.html"), "convention two "+ns+"\n")
+	waitServed(t, w, url, "convention two "+ns)
+	if out := w.stdout.String(); !strings.Contains(out, "live update:") || strings.Contains(out, "rebuilding instead") {
+		t.Fatalf("the edit was not live-updated by the inferred sync:\n%s", tail(out, 30))
+	}
+	if got := podUID(t, c, ns, "conv"); got != uid {
+		t.Errorf("the live update replaced the pod (%s → %s)", uid, got)
+	}
+}

@@ -210,7 +210,7 @@ func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
 		}
 		d.inputs.ContextDigest = digest
 		d.inputs.ContextFiles = files
-		d.extra = strings.Join(img.Custom.Command.Argv, "\x00") + "\x00" + img.Custom.Command.Dir + "\x00" + envString(img.Custom.Command.Env)
+		d.extra = customExtra(&img.Image)
 		return d, nil
 	}
 	spec := contexthash.Spec{Dir: img.contextAbs, Dockerfile: img.dockerfileAbs, Ignore: img.ignore, Only: img.only}
@@ -231,9 +231,19 @@ func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
 	d.inputs.ContextDigest = digest
 	d.inputs.ContextFiles = len(files)
 	d.inputs.DockerfileDigest = fmt.Sprintf("sha256:%x", sha256.Sum256(data))
-	d.extra = "args=" + envString(img.BuildArgs) + "\x00target=" + img.Target + "\x00platform=" + img.Platform + "\x00network=" + img.Network +
-		"\x00secrets=" + strings.Join(img.Secrets, ",") + "\x00ssh=" + strings.Join(img.SSH, ",")
+	d.extra = dockerExtra(&img.Image)
 	return d, nil
+}
+
+// dockerExtra and customExtra are the inputs of an image's tag beside its files: what else
+// changes the bytes built.
+func dockerExtra(img *plan.Image) string {
+	return "args=" + envString(img.BuildArgs) + "\x00target=" + img.Target + "\x00platform=" + img.Platform + "\x00network=" + img.Network +
+		"\x00secrets=" + strings.Join(img.Secrets, ",") + "\x00ssh=" + strings.Join(img.SSH, ",")
+}
+
+func customExtra(img *plan.Image) string {
+	return strings.Join(img.Custom.Command.Argv, "\x00") + "\x00" + img.Custom.Command.Dir + "\x00" + envString(img.Custom.Command.Env)
 }
 
 func envString(m map[string]string) string {

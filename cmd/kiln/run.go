@@ -53,6 +53,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			opts.DefaultRegistry = registry
 			return builtins.EvaluateContext(ctx, common.file, opts)
 		},
+		Retag: func(p *plan.Plan, refs []string) (*plan.Plan, error) { return builtins.Retag(p, refs, cacheDir()) },
 	})
 	printSummary(stdout, sum)
 	if err != nil {

@@ -96,7 +96,8 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 				opts := evalOptions(common, scriptArgs, "watch", io.Discard)
 				opts.DefaultRegistry = registry
 				return builtins.EvaluateContext(ctx, common.file, opts)
-			}},
+			},
+			Retag: func(p *plan.Plan, refs []string) (*plan.Plan, error) { return builtins.Retag(p, refs, cacheDir()) }},
 		Evaluate: func(ctx context.Context, registry string) (*plan.Plan, error) {
 			opts := evalOptions(common, scriptArgs, "watch", stderr)
 			opts.DefaultRegistry = registry

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/kiln-dev/kiln/runtime/plan"
@@ -101,4 +102,55 @@ func encode(v any) string {
 func relPath(dir, path string) (string, error) {
 	rel, err := filepath.Rel(dir, path)
 	return filepath.ToSlash(rel), err
+}
+
+// contextOnly reports whether every changed path lies only in build contexts (and custom_build
+// deps): then what changes is those images' tags, and re-hashing them (Retag) stands for a
+// re-evaluation. It returns their refs. A path that the evaluation read otherwise (a Dockerfile,
+// a read_file, a listdir folder, a .dockerignore) needs the evaluation.
+func contextOnly(p *plan.Plan, paths []string) ([]string, bool) {
+	abs := func(rel string) string { return filepath.Join(p.Dir, filepath.FromSlash(rel)) }
+	within := func(c, dir string) bool { return c == dir || strings.HasPrefix(c, dir+string(filepath.Separator)) }
+	roots := map[string][]string{} // context dir or custom dep → images
+	for _, img := range p.Images {
+		if img.Custom != nil {
+			for _, d := range img.Custom.Deps {
+				roots[abs(d)] = append(roots[abs(d)], img.Ref)
+			}
+			continue
+		}
+		roots[abs(img.Context)] = append(roots[abs(img.Context)], img.Ref)
+	}
+	refs := map[string]bool{}
+	for _, c := range paths {
+		if filepath.Base(c) == ".dockerignore" || strings.HasSuffix(c, ".dockerignore") {
+			return nil, false
+		}
+		for _, w := range p.WatchedFiles {
+			if wa := abs(w); within(c, wa) && roots[wa] == nil {
+				return nil, false
+			}
+		}
+		found := false
+		for root, imgs := range roots {
+			if within(c, root) {
+				found = true
+				for _, r := range imgs {
+					refs[r] = true
+				}
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	if len(refs) == 0 {
+		return nil, false
+	}
+	out := make([]string, 0, len(refs))
+	for r := range refs {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out, true
 }

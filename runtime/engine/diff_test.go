@@ -58,3 +58,34 @@ func TestReadsAny(t *testing.T) {
 		}
 	}
 }
+
+// A change inside build contexts only re-hashes those images; one the evaluation read
+// otherwise (the Dockerfile, a read_file) or a .dockerignore re-evaluates.
+func TestContextOnly(t *testing.T) {
+	p := &plan.Plan{Dir: "/p",
+		Images: []plan.Image{
+			{Ref: "web", Context: "web", Dockerfile: "web/Dockerfile"},
+			{Ref: "api", Context: "api"},
+			{Ref: "tool", Custom: &plan.CustomBuild{Deps: []string{"tool/src"}}},
+		},
+		WatchedFiles: []string{"Kilnfile", "api", "config.json", "tool/src", "web", "web/Dockerfile"},
+	}
+	for _, tc := range []struct {
+		paths []string
+		refs  []string
+		ok    bool
+	}{
+		{[]string{"/p/web/index.html"}, []string{"web"}, true},
+		{[]string{"/p/web/a.js", "/p/api/main.go", "/p/tool/src/x.c"}, []string{"api", "tool", "web"}, true},
+		{[]string{"/p/web/Dockerfile"}, nil, false},
+		{[]string{"/p/web/.dockerignore"}, nil, false},
+		{[]string{"/p/config.json"}, nil, false},
+		{[]string{"/p/web/a.js", "/p/Kilnfile"}, nil, false},
+		{[]string{"/p/elsewhere/x"}, nil, false},
+	} {
+		refs, ok := contextOnly(p, tc.paths)
+		if ok != tc.ok || !reflect.DeepEqual(refs, tc.refs) {
+			t.Errorf("contextOnly(%v) = %v, %v; want %v, %v", tc.paths, refs, ok, tc.refs, tc.ok)
+		}
+	}
+}

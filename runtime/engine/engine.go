@@ -32,11 +32,16 @@ type Options struct {
 	// CacheDir is the content-hash cache evaluation used ("" = none); builds use it to check
 	// cheaply that their inputs did not change while they ran.
 	CacheDir string
-	// Replan re-evaluates the project. The engine calls it before building when a local
-	// resource ran, because its command may have changed files that image tags hash, and with
-	// the cluster's local registry (KEP-1755) when it advertises one and the Kilnfile names
-	// no default_registry, so that images are pushed there instead of loaded.
+	// Replan re-evaluates the project. The engine calls it with the cluster's local registry
+	// (KEP-1755) when it advertises one and the Kilnfile names no default_registry, so that
+	// images are pushed there instead of loaded.
 	Replan func(registry string) (*plan.Plan, error)
+	// Retag re-hashes the inputs of images (and of those built FROM them) and returns the plan
+	// with their new tags (builtins.Retag). The engine calls it, before building, for the
+	// images downstream of a local resource that ran (its command may have written files they
+	// copy), and for an image whose inputs changed during its build. It never re-evaluates the
+	// project file, whose local() commands must not run twice.
+	Retag func(p *plan.Plan, refs []string) (*plan.Plan, error)
 	// Store, when set, receives the state of every resource as it changes (kiln watch
 	// serves it to kiln get and the views).
 	Store *status.Store

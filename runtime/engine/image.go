@@ -96,13 +96,11 @@ func (e *runner) buildCurrent(ctx context.Context, ref string, w io.Writer) (*pl
 		}
 		br, err := e.builder.Build(ctx, p, img, deps, w, "")
 		var changed *build.InputsChangedError
-		if !errors.As(err, &changed) || attempt == maxRebuilds || e.opts.Replan == nil {
+		if !errors.As(err, &changed) || attempt == maxRebuilds || e.opts.Retag == nil {
 			return p, img, br, err
 		}
 		e.out.Line("image "+ref, "build  %v; re-hashing and building again", changed)
-		e.mu.Lock()
-		e.stale = true
-		e.mu.Unlock()
+		e.markRehash(ref)
 	}
 }
 

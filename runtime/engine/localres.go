@@ -24,9 +24,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 		done()
 		w.Flush()
 		e.publishLocal(lr, start, err, "")
-		e.mu.Lock()
-		e.stale = true // the command may have changed files that image tags cover
-		e.mu.Unlock()
+		e.markRehash(downstreamImages(p, lr.Name)...) // its command may have written files they copy
 		if err != nil {
 			res.Status, res.Err = "failed", err
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
@@ -117,4 +115,48 @@ func (e *runner) stopServers() {
 	for _, s := range servers {
 		s.Stop()
 	}
+}
+
+// markRehash notes images whose tags must be computed again before they are built.
+func (e *runner) markRehash(refs ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rehash == nil {
+		e.rehash = map[string]bool{}
+	}
+	for _, r := range refs {
+		e.rehash[r] = true
+	}
+}
+
+// downstreamImages are the images whose graph node depends, directly or not, on resource
+// name: those a local resource's output may reach.
+func downstreamImages(p *plan.Plan, name string) []string {
+	g, err := plan.BuildGraph(p)
+	if err != nil {
+		return nil
+	}
+	target := plan.ResourceNode(name)
+	memo := map[plan.NodeID]bool{}
+	var reaches func(n plan.NodeID) bool
+	reaches = func(n plan.NodeID) bool {
+		if v, ok := memo[n]; ok {
+			return v
+		}
+		memo[n] = false
+		for _, d := range g.Deps[n] {
+			if d == target || reaches(d) {
+				memo[n] = true
+				break
+			}
+		}
+		return memo[n]
+	}
+	var out []string
+	for _, img := range p.Images {
+		if reaches(plan.ImageNode(img.Ref)) {
+			out = append(out, img.Ref)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -24,7 +25,9 @@ import (
 type runner struct {
 	mu       sync.Mutex
 	plan     *plan.Plan
-	stale    bool // a local resource ran since the plan was made
+	// rehash are the images whose inputs may have changed since their tags were computed: a
+	// local resource they depend on ran, or an edit landed during their build.
+	rehash map[string]bool
 	opts     Options
 	out      *output.Printer
 	kc       *kube.Cluster
@@ -99,12 +102,17 @@ func (e *runner) orderedResults() []*ResourceResult {
 func (e *runner) current() (*plan.Plan, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.stale && e.opts.Replan != nil {
-		np, err := e.opts.Replan(e.registry)
-		if err != nil {
-			return nil, fmt.Errorf("re-evaluate after local resources ran: %w", err)
+	if len(e.rehash) > 0 && e.opts.Retag != nil {
+		refs := make([]string, 0, len(e.rehash))
+		for r := range e.rehash {
+			refs = append(refs, r)
 		}
-		e.plan, e.stale = np, false
+		sort.Strings(refs)
+		np, err := e.opts.Retag(e.plan, refs)
+		if err != nil {
+			return nil, fmt.Errorf("re-hash %s: %w", strings.Join(refs, ", "), err)
+		}
+		e.plan, e.rehash = np, nil
 	}
 	return e.plan, nil
 }

@@ -84,7 +84,18 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			continue // synced into the running containers: nothing to rebuild
 		}
 		next := e.plan
-		if readsAny(e.plan, paths) {
+		if refs, ok := contextOnly(e.plan, paths); ok && opts.Retag != nil {
+			// Files of build contexts only: those images are re-hashed; the project file
+			// need not run again.
+			start := time.Now()
+			np, err := opts.Retag(e.plan, refs)
+			if err != nil {
+				out.Line("watch", "error: %v", err)
+				continue
+			}
+			out.Line("watch", "re-hashed %s in %s (a build context changed; the project file did not run)", strings.Join(refs, ", "), round(time.Since(start)))
+			next = np
+		} else if readsAny(e.plan, paths) {
 			start := time.Now()
 			np, err := opts.Evaluate(ctx, e.registry)
 			if ctx.Err() != nil {

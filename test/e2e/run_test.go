@@ -536,3 +536,39 @@ func TestRunKindCluster(t *testing.T) {
 	}
 	serve(t, c, ns, "app=delta", 8080, "hello from delta")
 }
+
+// TestRunLocalResourceWritesImageInput: a local_resource writes a file its dependent image
+// copies. kiln re-hashes that image's context after the command ran, so the image built and
+// run holds the written file under a tag that names it, and the Kilnfile is evaluated once:
+// its local() side effect is not repeated.
+func TestRunLocalResourceWritesImageInput(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	svc := httpService("gen", ns)
+	svc["Kilnfile"] = `local('echo evaluated >> evaluations.log')
+local_resource('generate', cmd='echo generated in ` + ns + ` > gen/www/index.html')
+docker_build('example.local/gen', 'gen')
+k8s_yaml('gen.yaml')
+k8s_resource('gen', resource_deps=['generate'])
+`
+	svc["gen/www/index.html"] = "stale\n"
+	dir := writeProject(t, svc)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	r := kiln(t, nil, "run", "-f", dir, contextFlag(c))
+	if r.code != 0 {
+		t.Fatalf("kiln run:\n%s", r)
+	}
+	serve(t, c, ns, "app=gen", 8080, "generated in "+ns)
+	log, err := os.ReadFile(filepath.Join(dir, "evaluations.log"))
+	if err != nil || strings.Count(string(log), "evaluated") != 1 {
+		t.Errorf("the Kilnfile's local() ran %d times in one kiln run, want once (%v)", strings.Count(string(log), "evaluated"), err)
+	}
+	out := kiln(t, nil, "render", "-f", dir)
+	d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "gen", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; !strings.Contains(out.stdout, "image: "+img) {
+		t.Errorf("the running tag %s is not the one the written file gives (kiln render):\n%s", img, out.stdout)
+	}
+}

@@ -23,11 +23,11 @@ import (
 // runner is the state of one run, or of one kiln watch session: the connections made once,
 // the current plan, and what has been applied.
 type runner struct {
-	mu       sync.Mutex
-	plan     *plan.Plan
+	mu   sync.Mutex
+	plan *plan.Plan
 	// rehash are the images whose inputs may have changed since their tags were computed: a
 	// local resource they depend on ran, or an edit landed during their build.
-	rehash map[string]bool
+	rehash   map[string]bool
 	opts     Options
 	out      *output.Printer
 	kc       *kube.Cluster

@@ -98,3 +98,35 @@ func BenchmarkEvaluateRender200(b *testing.B) {
 		evalRender()
 	}
 }
+
+// BenchmarkReevaluate200OneChange is kiln watch's re-evaluation of the 200-service project
+// after one of its manifests changed: in process, caches warm, no rendering.
+func BenchmarkReevaluate200OneChange(b *testing.B) {
+	dir := b.TempDir()
+	writeBigProject(b, dir)
+	opts := Options{Subcommand: "watch", Stdout: io.Discard, Stderr: io.Discard, CacheDir: b.TempDir()}
+	if _, err := Evaluate(dir, opts); err != nil {
+		b.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "svc007", "k8s.yaml")
+	text, err := os.ReadFile(manifest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		edited := strings.Replace(string(text), "containerPort: 8080", fmt.Sprintf("containerPort: %d", 8000+i%1000), 1)
+		if err := os.WriteFile(manifest, []byte(edited), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		p, err := Evaluate(dir, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Resources) != 200 {
+			b.Fatalf("got %d resources, want 200", len(p.Resources))
+		}
+	}
+}

@@ -26,6 +26,8 @@ type imageTarget struct {
 	// inferSync adds the sync() steps the Dockerfile's COPY lines imply (docker_build(
 	// infer_sync=True); on for convention images).
 	inferSync bool
+	// dockerfileData is the Dockerfile as this evaluation read it (dockerfileBytes).
+	dockerfileData []byte
 }
 
 func (s *State) imageBuiltins() starlark.StringDict {

@@ -58,11 +58,19 @@ func (s *State) resolveImages() error {
 }
 
 // dockerfileBytes returns the image's Dockerfile (read through the host, so it is watched).
+// It is read once per evaluation: finding image deps and hashing both need it.
 func (s *State) dockerfileBytes(img *imageTarget) ([]byte, error) {
 	if img.dockerfileAbs == "" {
 		return []byte(img.DockerfileContents), nil
 	}
-	return s.host.ReadFile(img.dockerfileAbs)
+	if img.dockerfileData != nil {
+		return img.dockerfileData, nil
+	}
+	data, err := s.host.ReadFile(img.dockerfileAbs)
+	if err == nil {
+		img.dockerfileData = data
+	}
+	return data, err
 }
 
 // findImageDeps sets ImageDeps: the other images of the project a Dockerfile builds FROM.

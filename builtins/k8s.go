@@ -82,7 +82,7 @@ func (s *State) k8sBuiltins() starlark.StringDict {
 func (s *State) yamlArg(t *starlark.Thread, fn string, v starlark.Value) ([]yamlEntry, error) {
 	var out []yamlEntry
 	add := func(source string, text []byte) error {
-		objs, err := k8syaml.DecodeObjects(source, text)
+		objs, err := k8syaml.DecodeObjectsCached(source, text)
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,9 @@ type Cache struct {
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
 	reads   atomic.Int64 // files read, for tests and diagnostics
+	// dirty is set when an entry was added or changed since Open or the last Save: an
+	// evaluation that hashed nothing new does not rewrite the file.
+	dirty bool
 }
 
 // CacheFile is the name of the cache file inside the directory given to Open.
@@ -129,6 +132,7 @@ func (c *Cache) store(e *entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries[e.key.path] = &cacheEntry{size: e.key.size, mtime: e.key.mtime, ino: e.key.ino, mode: e.key.mode, digest: e.digest, seen: true}
+	c.dirty = true
 }
 
 // Save writes the cache atomically (temporary file + rename), readable by its owner
@@ -143,9 +147,18 @@ func (c *Cache) Save() error {
 	for p, ce := range c.entries {
 		if !ce.seen {
 			delete(c.entries, p)
+			c.dirty = true
 		}
 		ce.seen = false
 	}
+	if !c.dirty {
+		// Nothing new to write, unless the file is missing or looser than it must be.
+		if fi, err := os.Stat(c.file); err == nil && fi.Mode().Perm() == 0o600 {
+			c.mu.Unlock()
+			return nil
+		}
+	}
+	c.dirty = false
 	data := encodeCache(c.entries)
 	c.mu.Unlock()
 

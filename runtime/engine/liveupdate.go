@@ -34,8 +34,20 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 	}
 	label := "image " + img.Ref
 	targets, err := e.containersOf(ctx, img)
-	if err != nil || len(targets) == 0 {
+	if err != nil {
 		return false
+	}
+	if len(targets) == 0 {
+		if !e.imageStarting(img) {
+			return false
+		}
+		// A container of this build is on its way (a pod being replaced, a container
+		// restarting): the change waits in the ledger, and the container gets it as soon
+		// as it runs, instead of a rebuild.
+		e.ledger.record(img.FullRef(), paths, nil)
+		e.out.Line(label, "live update: no container of %s runs right now; %d changes wait for the next one", img.FullRef(), len(paths))
+		e.publishLiveUpdate(img, change, nil, "held for the next container", nil, nil)
+		return true
 	}
 	start := time.Now()
 	var names []string
@@ -238,4 +250,32 @@ func sameRepository(a, b string) bool {
 	na, err1 := reference.ParseNormalizedNamed(a)
 	nb, err2 := reference.ParseNormalizedNamed(b)
 	return err1 == nil && err2 == nil && na.Name() == nb.Name()
+}
+
+// imageStarting reports whether, under kiln watch, a pod of a resource using img has a
+// container of its current build that does not run yet: one that will, and can be caught up.
+func (e *runner) imageStarting(img *plan.Image) bool {
+	if e.live == nil {
+		return false
+	}
+	for _, r := range e.plan.Resources {
+		uses := false
+		for _, ref := range r.Images {
+			uses = uses || ref == img.Ref
+		}
+		if !uses {
+			continue
+		}
+		for _, pod := range e.disc.Pods(r.Name) {
+			if pod.Deleting {
+				continue
+			}
+			for _, c := range pod.Containers {
+				if c.Image == img.FullRef() && c.State != "running" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -276,3 +276,55 @@ func TestWatchInferredSyncConvention(t *testing.T) {
 		t.Errorf("the live update replaced the pod (%s → %s)", uid, got)
 	}
 }
+
+// TestWatchEditWhileNoContainerRuns: an edit that lands while the image's only pod is being
+// replaced (its new container still waits on an init container) does not rebuild: it waits
+// in the ledger, and the new container gets it as soon as it runs.
+func TestWatchEditWhileNoContainerRuns(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	local, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := httpService("hold", ns)
+	svc["hold.yaml"] = strings.Replace(svc["hold.yaml"], "      containers:\n", "      initContainers:\n      - {name: wait, image: example.local/hold, command: [sleep, '6']}\n      containers:\n", 1)
+	svc["Kilnfile"] = fmt.Sprintf("docker_build('example.local/hold', 'hold', live_update=[sync('hold/www', '/www')])\n"+
+		"k8s_yaml('hold.yaml')\nk8s_resource('hold', port_forwards=['%d:8080'])\n", local)
+	dir := writeProject(t, svc)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	url := fmt.Sprintf("http://localhost:%d/", local)
+	waitServed(t, w, url, "hello from hold")
+	old := podUID(t, c, ns, "hold")
+	if err := c.Client.CoreV1().Pods(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=hold"}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the replacement pod, its init container still sleeping.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=hold"})
+		if err == nil {
+			waiting := false
+			for _, p := range pods.Items {
+				if string(p.UID) != old && p.DeletionTimestamp == nil && len(p.Status.InitContainerStatuses) == 1 && p.Status.InitContainerStatuses[0].State.Running != nil {
+					waiting = true
+				}
+			}
+			if waiting {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replacement pod in its init container: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	write(t, filepath.Join(dir, "hold", "www", "index.html"), "held edit "+ns+"\n")
+	w.waitFor("wait for the next one", time.Minute)
+	waitServed(t, w, url, "held edit "+ns)
+	if out := w.stdout.String(); strings.Count(out, "build  example.local/hold") > 1 {
+		t.Errorf("the held edit rebuilt the image:\n%s", tail(out, 30))
+	}
+}

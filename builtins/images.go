@@ -287,6 +287,12 @@ func (s *State) defaultRegistry(t *starlark.Thread, b *starlark.Builtin, args st
 	if singleName != "" {
 		s.ignoredParam(t, b, "single_name", "each image keeps its own repository name under host")
 	}
+	if host == "" {
+		// Tilt accepts an empty host, as "no registry": projects pass a setting that is
+		// empty by default.
+		s.settings.DefaultRegistry = ""
+		return starlark.None, nil
+	}
 	if _, err := reference.ParseNormalizedNamed(host + "/x"); err != nil {
 		return nil, fmt.Errorf("%s: %q is not a registry host: %v", b.Name(), host, err)
 	}

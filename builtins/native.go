@@ -15,11 +15,15 @@ import (
 // extension_settings(native=False) runs the real scripts instead. See
 // docs/reference/extensions.md.
 var nativeExtensions = map[string]func(s *State) starlark.StringDict{
-	"restart_process": (*State).restartProcessExt,
-	"helm_resource":   (*State).helmResourceExt,
-	"helm_remote":     (*State).helmRemoteExt,
-	"secret":          (*State).secretExt,
-	"configmap":       (*State).configmapExt,
+	"restart_process":  (*State).restartProcessExt,
+	"helm_resource":    (*State).helmResourceExt,
+	"helm_remote":      (*State).helmRemoteExt,
+	"secret":           (*State).secretExt,
+	"configmap":        (*State).configmapExt,
+	"namespace":        (*State).namespaceExt,
+	"uibutton":         (*State).uibuttonExt,
+	"min_tilt_version": (*State).minTiltVersionExt,
+	"color":            (*State).colorExt,
 }
 
 // NativeExtensions are the load names kiln answers natively, sorted.
@@ -36,8 +40,8 @@ func NativeExtensions() []string {
 // out with extension_settings(native=...).
 func (s *State) native(_ *starlark.Thread, name string) (starlark.StringDict, bool) {
 	mk, ok := nativeExtensions[name]
-	if !ok || !s.nativeAllowed(name) {
-		return nil, false
+	if !ok || !s.nativeAllowed(name) || s.ext != nil && !s.ext.Upstream(name) {
+		return nil, false // a project's own extension of that name, or its own mirror, runs as is
 	}
 	return mk(s), true
 }

@@ -177,6 +177,15 @@ func (r *Resolver) target(name string) (target, error) {
 	return target{repo: r.effective(r.repos["default"]), path: name}, nil
 }
 
+// Upstream reports whether ext://name comes from Tilt's own extension repo: the default repo,
+// not re-pointed by v1alpha1.extension_repo() or KILN_EXTENSION_REPO, and no
+// v1alpha1.extension() sending the name elsewhere. Only those names can be answered by
+// kiln's native versions of the same extensions.
+func (r *Resolver) Upstream(name string) bool {
+	t, err := r.target(name)
+	return err == nil && t.repo != nil && strings.TrimSuffix(t.repo.URL, ".git") == DefaultRepoURL && t.repo.GitSubpath == ""
+}
+
 // effective applies KILN_EXTENSION_REPO / TILT_EXTENSION_REPO to the default repo.
 func (r *Resolver) effective(repo *Repo) *Repo {
 	if repo.Name != "default" {

@@ -24,6 +24,7 @@ var nativeExtensions = map[string]func(s *State) starlark.StringDict{
 	"uibutton":         (*State).uibuttonExt,
 	"min_tilt_version": (*State).minTiltVersionExt,
 	"color":            (*State).colorExt,
+	"dotenv":           (*State).dotenvExt,
 }
 
 // NativeExtensions are the load names kiln answers natively, sorted.

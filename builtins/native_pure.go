@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/kiln-dev/kiln/builtins/k8syaml"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"go.starlark.net/starlark"
@@ -13,7 +14,7 @@ import (
 
 // Native versions of popular extensions whose scripts need no helper program, so that a
 // project using them evaluates with no network and no lock entry (the real scripts must be
-// fetched): namespace, uibutton, min_tilt_version and color.
+// fetched): namespace, uibutton, min_tilt_version, color and dotenv.
 
 func (s *State) namespaceExt() starlark.StringDict {
 	return starlark.StringDict{
@@ -273,4 +274,31 @@ func (s *State) colorExt() starlark.StringDict {
 		})
 	}
 	return starlark.StringDict{"color": starlarkstruct.FromStringDict(starlark.String("color"), funcs)}
+}
+
+// dotenvExt is ext://dotenv: dotenv(fn='.env') sets each KEY=VALUE of the file (relative to
+// the calling file; quotes and multi-line double-quoted values as docker compose reads them)
+// as os.putenv would, for the rest of the evaluation and the commands it starts.
+func (s *State) dotenvExt() starlark.StringDict {
+	return starlark.StringDict{"dotenv": starlark.NewBuiltin("dotenv", func(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		fn := ".env"
+		var showValues bool
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn?", &fn, "showValues?", &showValues); err != nil {
+			return nil, err
+		}
+		path := s.abs(t, fn)
+		data, err := s.host.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", b.Name(), err)
+		}
+		values, err := dotenv.UnmarshalBytesWithLookup(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %v", b.Name(), s.rel(path), err)
+		}
+		for k, v := range values {
+			v := v
+			s.env[k] = &v
+		}
+		return starlark.None, nil
+	})}
 }

@@ -56,8 +56,10 @@ e2e: cluster buildkitd
 	  $(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/...
 
 ## test: everything CI runs. The cluster comes first, so that the unit tests that use the
-## Docker engine (builds, image save/load) run for real instead of skipping.
+## Docker engine (builds, image save/load) run for real instead of skipping. The e2e tests
+## run kiln built with the race detector (KILN_E2E_RACE): a data race fails them.
 test: export KILN_REQUIRE_DOCKER := 1
+test: export KILN_E2E_RACE := 1
 test: cluster unit fuzz hostile render-examples e2e
 
 ## bench: Go benchmarks: evaluation + render of a 200-service project, context hashing,

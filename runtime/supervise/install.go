@@ -17,6 +17,10 @@ import (
 	"github.com/moby/moby/client"
 )
 
+// SupervisorEnv names an environment variable: the path of a static kiln binary to put in
+// containers as the supervisor, when kiln's own binary is not static.
+const SupervisorEnv = "KILN_SUPERVISOR"
+
 // Installer puts kiln's own binary into kind nodes, under HostDir, named by its content hash
 // so that pods of another kiln version keep theirs.
 type Installer struct {
@@ -41,9 +45,12 @@ func selfBinary() (exe, name string, err error) {
 	if runtime.GOOS != "linux" {
 		return "", "", fmt.Errorf("restart_container() needs kiln built for Linux, whose binary runs in the containers; this kiln is for %s", runtime.GOOS)
 	}
-	exe, err = os.Executable()
-	if err != nil {
-		return "", "", err
+	// KILN_SUPERVISOR names a static kiln binary to use instead of this one: for a kiln built
+	// with cgo (the race detector needs it), whose own binary cannot run in a container.
+	if exe = os.Getenv(SupervisorEnv); exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return "", "", err
+		}
 	}
 	f, err := elf.Open(exe)
 	if err != nil {
@@ -52,7 +59,7 @@ func selfBinary() (exe, name string, err error) {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return "", "", fmt.Errorf("restart_container() needs a statically linked kiln, whose binary runs in the containers; this one is linked dynamically: build it with CGO_ENABLED=0, as make build does")
+			return "", "", fmt.Errorf("restart_container() needs a statically linked kiln, whose binary runs in the containers; %s is linked dynamically: build it with CGO_ENABLED=0, as make build does, or set %s to a static kiln", exe, SupervisorEnv)
 		}
 	}
 	r, err := os.Open(exe)

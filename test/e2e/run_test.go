@@ -24,17 +24,35 @@ import (
 
 // kilnBinary builds cmd/kiln once per test process: the e2e tests run kiln as a user does,
 // statically linked as make build makes it (restart_container() runs it in containers).
+// With KILN_E2E_RACE=1 (make test sets it) the kiln under test is built with the race
+// detector, which needs cgo; the static build is then only the supervisor put in containers
+// (KILN_SUPERVISOR), and a race report makes kiln exit 66, failing the test.
 var kilnBinary = sync.OnceValues(func() (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	out := filepath.Join(os.TempDir(), "kiln-e2e-bin", "kiln")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/kiln")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/kiln: %v\n%s", err, msg)
+	build := func(out string, env []string, flags ...string) error {
+		cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, "./cmd/kiln")...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), env...)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %v ./cmd/kiln: %v\n%s", flags, err, msg)
+		}
+		return nil
 	}
-	return out, nil
+	static := filepath.Join(os.TempDir(), "kiln-e2e-bin", "kiln")
+	if err := build(static, []string{"CGO_ENABLED=0"}); err != nil {
+		return "", err
+	}
+	if os.Getenv("KILN_E2E_RACE") != "1" {
+		return static, nil
+	}
+	raced := filepath.Join(os.TempDir(), "kiln-e2e-bin", "kiln-race")
+	if err := build(raced, []string{"CGO_ENABLED=1"}, "-race"); err != nil {
+		return "", err
+	}
+	os.Setenv("KILN_SUPERVISOR", static)               // inherited by every kiln the tests start
+	os.Setenv("GORACE", "exitcode=66 halt_on_error=1") // a race fails the command at once
+	return raced, nil
 })
 
 func repoRoot() string {

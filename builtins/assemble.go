@@ -84,7 +84,7 @@ func (s *State) assemble(thread *starlark.Thread) (*plan.Plan, error) {
 		if img.dockerfileAbs != "" {
 			pi.Dockerfile = s.rel(img.dockerfileAbs)
 		}
-		if img.inferSync {
+		if img.inferSync && img.pending == "" {
 			if err := s.inferSyncs(img); err != nil {
 				return nil, err
 			}

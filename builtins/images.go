@@ -1,7 +1,10 @@
 package builtins
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,6 +31,8 @@ type imageTarget struct {
 	inferSync bool
 	// dockerfileData is the Dockerfile as this evaluation read it (dockerfileBytes).
 	dockerfileData []byte
+	// pending says why the inputs cannot be hashed yet (see plan.Pending); "" when they can.
+	pending string
 }
 
 func (s *State) imageBuiltins() starlark.StringDict {
@@ -184,7 +189,10 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		DockerfileContents: dockerfileContents,
 	}}
 	img.contextAbs = s.abs(t, context)
-	if !isDir(img.contextAbs) {
+	if _, err := os.Stat(img.contextAbs); errors.Is(err, fs.ErrNotExist) {
+		// A local_resource may make it: as Tilt, evaluate; the tag waits until it is there.
+		img.pending = fmt.Sprintf("context %s does not exist yet", s.rel(img.contextAbs))
+	} else if !isDir(img.contextAbs) {
 		return nil, fmt.Errorf("%s(%q): context %s is not a directory", b.Name(), ref, s.rel(img.contextAbs))
 	}
 	s.host.RecordRead(img.contextAbs)
@@ -196,7 +204,9 @@ func (s *State) dockerBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		}
 		s.host.RecordRead(img.dockerfileAbs)
 		if !isFile(img.dockerfileAbs) {
-			return nil, fmt.Errorf("%s(%q): Dockerfile %s does not exist; create it, or pass dockerfile= or dockerfile_contents=", b.Name(), ref, s.rel(img.dockerfileAbs))
+			if img.pending == "" {
+				return nil, fmt.Errorf("%s(%q): Dockerfile %s does not exist; create it, or pass dockerfile= or dockerfile_contents=", b.Name(), ref, s.rel(img.dockerfileAbs))
+			}
 		}
 	}
 	img.ignore, img.only, img.inferSync = ignore, only, inferSync
@@ -251,6 +261,9 @@ func (s *State) customBuild(t *starlark.Thread, b *starlark.Builtin, args starla
 		abs := s.abs(t, d)
 		s.host.RecordRead(abs)
 		img.customDeps = append(img.customDeps, abs)
+		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) && img.pending == "" {
+			img.pending = fmt.Sprintf("dep %s does not exist yet", s.rel(abs))
+		}
 	}
 	img.ignore = ignore
 	img.customImgDeps = imageDeps

@@ -48,6 +48,12 @@ func (s *State) resolveImages() error {
 		}
 		img.Inputs.Deps = depTags
 		img.Repo = registryRepo(s.settings.DefaultRegistry, imageRepo(img))
+		if img.pending != "" {
+			img.Tag = plan.PendingTag
+			img.Pending = &plan.Pending{Reason: img.pending, Ignore: img.ignore, Only: img.only}
+			s.warn("%s: image %q: its tag is pending: %s; kiln hashes it once the local_resource that makes it has run (list that local_resource in the resource_deps of the resources using the image)", img.Pos, img.Ref, img.pending)
+			continue
+		}
 		if img.Custom != nil && img.Custom.Tag != "" {
 			img.Tag = img.Custom.Tag // the user's command produces this tag
 			continue
@@ -90,6 +96,9 @@ func (s *State) findImageDeps() error {
 				deps[d] = true
 			}
 		} else {
+			if img.pending != "" && img.dockerfileAbs != "" && !isFile(img.dockerfileAbs) {
+				continue // its FROM lines are read once it exists (Retag)
+			}
 			data, err := s.dockerfileBytes(img)
 			if err != nil {
 				return fmt.Errorf("%s: image %q: %v", img.Pos, img.Ref, err)
@@ -187,6 +196,9 @@ func (s *State) hashInputs() (map[*imageTarget]imageDigest, error) {
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for _, img := range s.images {
+		if img.pending != "" {
+			continue // nothing to hash yet
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(img *imageTarget) {

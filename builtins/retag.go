@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/kiln-dev/kiln/runtime/contexthash"
+	"github.com/kiln-dev/kiln/runtime/dockerfile"
 	"github.com/kiln-dev/kiln/runtime/plan"
 )
 
@@ -54,6 +58,11 @@ func Retag(p *plan.Plan, refs []string, cacheDir string) (*plan.Plan, error) {
 			return nil
 		}
 		done[img.Ref] = true
+		if img.Pending != nil && dirty[img.Ref] {
+			if err := resolvePending(np, img, byRef); err != nil {
+				return fmt.Errorf("%s: image %q: %w", img.Pos, img.Ref, err)
+			}
+		}
 		for _, d := range img.ImageDeps {
 			if dep := byRef[d]; dep != nil {
 				if err := visit(dep); err != nil {
@@ -90,6 +99,68 @@ func Retag(p *plan.Plan, refs []string, cacheDir string) (*plan.Plan, error) {
 		}
 	}
 	return np, nil
+}
+
+// resolvePending readies an image whose inputs did not exist at evaluation: they must now,
+// and then its excludes and the project images it builds FROM are found as evaluation would.
+func resolvePending(p *plan.Plan, img *plan.Image, byRef map[string]*plan.Image) error {
+	abs := func(rel string) string { return filepath.Join(p.Dir, filepath.FromSlash(rel)) }
+	still := func(path string) error {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%s still does not exist after the local resources it waits for ran (%s at evaluation); check that a local_resource makes it, and that the resources using the image list it in resource_deps", filepath.ToSlash(strings.TrimPrefix(path, p.Dir+string(filepath.Separator))), img.Pending.Reason)
+		}
+		return nil
+	}
+	if img.Custom != nil {
+		for _, d := range img.Custom.Deps {
+			if err := still(abs(d)); err != nil {
+				return err
+			}
+		}
+		img.Pending = nil
+		return nil
+	}
+	if err := still(abs(img.Context)); err != nil {
+		return err
+	}
+	spec := contexthash.Spec{Dir: abs(img.Context), Ignore: img.Pending.Ignore, Only: img.Pending.Only}
+	data := []byte(img.DockerfileContents)
+	if img.Dockerfile != "" {
+		spec.Dockerfile = abs(img.Dockerfile)
+		if err := still(spec.Dockerfile); err != nil {
+			return err
+		}
+		var err error
+		if data, err = os.ReadFile(spec.Dockerfile); err != nil {
+			return err
+		}
+	}
+	excludes, err := contexthash.Excludes(spec)
+	if err != nil {
+		return err
+	}
+	img.Excludes = excludes
+	if info, _, err := dockerfile.Parse(data, img.BuildArgs); err == nil {
+		var deps []string
+		for _, base := range dockerfile.BaseImages(info, img.Target) {
+			for ref := range byRef {
+				if ref != img.Ref && (ref == base || sameName(ref, base) && byRef[ref].MatchTag == "") {
+					deps = append(deps, ref)
+				}
+			}
+		}
+		sort.Strings(deps)
+		img.ImageDeps = deps
+	}
+	img.Pending = nil
+	return nil
+}
+
+// sameName reports whether two refs name one repository.
+func sameName(a, b string) bool {
+	na, err1 := reference.ParseNormalizedNamed(a)
+	nb, err2 := reference.ParseNormalizedNamed(b)
+	return err1 == nil && err2 == nil && na.Name() == nb.Name()
 }
 
 // rehash computes img's inputs and tag again, as evaluation does (hashImage, resolveImages).

@@ -94,6 +94,18 @@ func (e *runner) buildCurrent(ctx context.Context, ref string, w io.Writer) (*pl
 		if img == nil {
 			return nil, nil, build.Result{}, fmt.Errorf("image %q vanished from the project after re-evaluation", ref)
 		}
+		if img.Pending != nil && e.opts.Retag != nil {
+			// Its inputs did not exist at evaluation: hash them now, before building.
+			e.markRehash(ref)
+			if p, err = e.current(); err != nil {
+				return nil, nil, build.Result{}, err
+			}
+			if img, deps = findImage(p, ref); img == nil || img.Pending != nil {
+				return nil, nil, build.Result{}, fmt.Errorf("image %q: its inputs could not be hashed", ref)
+			}
+		} else if img.Pending != nil {
+			return nil, nil, build.Result{}, fmt.Errorf("image %q: %s", ref, img.Pending.Reason)
+		}
 		br, err := e.builder.Build(ctx, p, img, deps, w, "")
 		var changed *build.InputsChangedError
 		if !errors.As(err, &changed) || attempt == maxRebuilds || e.opts.Retag == nil {

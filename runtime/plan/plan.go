@@ -106,6 +106,20 @@ type Image struct {
 	Custom     *CustomBuild `json:"custom,omitempty"`
 	LiveUpdate *LiveUpdate  `json:"liveUpdate,omitempty"`
 	Inputs     Inputs       `json:"inputs"`
+	// Pending, when set, says the image's inputs did not exist at evaluation (a local
+	// resource makes them): Tag is PendingTag until the engine hashes them, before the build.
+	Pending *Pending `json:"pending,omitempty"`
+}
+
+// PendingTag is the tag of an image whose inputs are not there yet (Image.Pending).
+const PendingTag = "kiln-pending"
+
+// Pending is why an image's tag waits, and what hashing it later needs.
+type Pending struct {
+	Reason string `json:"reason"`
+	// Ignore and Only are the docker_build filters, for the excludes computed then.
+	Ignore []string `json:"ignore,omitempty"`
+	Only   []string `json:"only,omitempty"`
 }
 
 // FullRef is the reference the cluster runs: repo:tag.

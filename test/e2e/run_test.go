@@ -590,3 +590,42 @@ k8s_resource('gen', resource_deps=['generate'])
 		t.Errorf("the running tag %s is not the one the written file gives (kiln render):\n%s", img, out.stdout)
 	}
 }
+
+// TestRunPendingContext: a build context that a local_resource makes does not exist when the
+// Kilnfile is evaluated; kiln evaluates anyway (the tag is pending), hashes the context once
+// the command made it, and runs the image it built, under the tag the files give.
+func TestRunPendingContext(t *testing.T) {
+	c := connect(t)
+	ns := newNamespace(t, c)
+	svc := httpService("pend", ns)
+	dockerfile := svc["pend/Dockerfile"]
+	delete(svc, "pend/Dockerfile")
+	delete(svc, "pend/www/index.html")
+	svc["make-context.sh"] = "mkdir -p pend/www && printf '" + strings.ReplaceAll(dockerfile, "\n", `\n`) + "' > pend/Dockerfile && echo made in " + ns + " > pend/www/index.html\n"
+	svc["Kilnfile"] = `local_resource('make-context', cmd='sh make-context.sh')
+docker_build('example.local/pend', 'pend')
+k8s_yaml('pend.yaml')
+k8s_resource('pend', resource_deps=['make-context'])
+`
+	dir := writeProject(t, svc)
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+	r := kiln(t, nil, "run", "-f", dir, contextFlag(c))
+	if r.code != 0 {
+		t.Fatalf("kiln run:\n%s", r)
+	}
+	if !strings.Contains(r.stderr+r.stdout, "its tag is pending") {
+		t.Errorf("kiln run did not say the tag was pending:\n%s", r)
+	}
+	serve(t, c, ns, "app=pend", 8080, "made in "+ns)
+	d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "pend", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := d.Spec.Template.Spec.Containers[0].Image
+	if strings.Contains(img, "pending") {
+		t.Fatalf("the Deployment runs %s", img)
+	}
+	if out := kiln(t, nil, "render", "-f", dir); !strings.Contains(out.stdout, "image: "+img) {
+		t.Errorf("the running tag %s is not the one the made context gives:\n%s", img, out.stdout)
+	}
+}

@@ -32,6 +32,9 @@ type configState struct {
 	order    []string
 	parsed   bool
 	enabled  []string
+	// extArgs, when set, are the args of an extension run on its own (v1alpha1.extension(
+	// args=)): its config.parse() reads them, and no config file.
+	extArgs *[]string
 }
 
 func newConfigState(s *State) *configState {
@@ -100,10 +103,13 @@ func (c *configState) parse(t *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	c.parsed = true
 	values := map[string]any{}
-	if err := c.readConfigFile(host.MainFile(t), values); err != nil {
+	scriptArgs := c.s.opts.Args
+	if c.extArgs != nil {
+		scriptArgs = *c.extArgs
+	} else if err := c.readConfigFile(host.MainFile(t), values); err != nil {
 		return nil, err
 	}
-	fromArgs, err := c.parseArgs(c.s.opts.Args)
+	fromArgs, err := c.parseArgs(scriptArgs)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ func EvaluateContext(ctx context.Context, path string, opts Options) (*plan.Plan
 	if ctx.Err() != nil {
 		return nil, &EvalError{Err: fmt.Errorf("evaluation stopped: %v", context.Cause(ctx))}
 	}
+	if err := s.runExtensions(ctx); err != nil {
+		return nil, &EvalError{Err: err}
+	}
 	if err := s.ext.Finish(); err != nil {
 		return nil, &EvalError{Err: err}
 	}

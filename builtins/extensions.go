@@ -1,7 +1,9 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/kiln-dev/kiln/starlark/ext"
 	"go.starlark.net/starlark"
@@ -44,9 +46,6 @@ func (s *State) extension(t *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, err
 	}
 	e.Args, e.At = extArgs, pos(t)
-	if len(e.Args) > 0 {
-		s.warn("%s: v1alpha1.extension(%q, args=) is recorded but not passed to the extension in this build", e.At, e.Name)
-	}
 	if s.ext == nil {
 		return starlark.None, nil
 	}
@@ -54,4 +53,32 @@ func (s *State) extension(t *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	return starlark.None, nil
+}
+
+// runExtensions runs, as Tilt does, each extension the project registered with
+// v1alpha1.extension() but no load() asked for: as a Tiltfile of its own, whose config.parse()
+// reads the registration's args. What it declares joins the project.
+func (s *State) runExtensions(ctx context.Context) error {
+	if s.ext == nil {
+		return nil
+	}
+	for _, e := range s.ext.Unloaded() {
+		path, err := s.ext.Resolve(ctx, e.Name, "", e.At)
+		if err != nil {
+			return fmt.Errorf("%s: v1alpha1.extension(%q): %v", e.At, e.Name, err)
+		}
+		path = filepath.Clean(path)
+		s.host.RecordRead(path)
+		cfg := newConfigState(s)
+		args := append([]string{}, e.Args...)
+		cfg.extArgs = &args
+		if s.host.Overrides == nil {
+			s.host.Overrides = map[string]starlark.StringDict{}
+		}
+		s.host.Overrides[path] = starlark.StringDict{"config": cfg.module(path)}
+		if err := s.host.Run(ctx, "extension "+e.Name, func(t *starlark.Thread) error { return s.host.RunFile(t, path) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -75,6 +75,9 @@ type Resolver struct {
 	// dirs are the old code directories of updated extensions, for Change.
 	oldDirs map[string]string
 	used    map[string]bool
+	// loaded are the names a load('ext://…') asked for; order is registration order.
+	loaded map[string]bool
+	order  []string
 }
 
 // New returns a resolver for opts, reading kiln.lock when there is one.
@@ -90,7 +93,7 @@ func New(opts Options) (*Resolver, error) {
 		return nil, err
 	}
 	r := &Resolver{opts: opts, repos: map[string]*Repo{}, exts: map[string]*Extension{}, old: old,
-		next: old.clone(), oldDirs: map[string]string{}, used: map[string]bool{}}
+		next: old.clone(), oldDirs: map[string]string{}, used: map[string]bool{}, loaded: map[string]bool{}}
 	if opts.UpdateAll {
 		r.next = &Lock{Version: lockVersion}
 	}
@@ -131,6 +134,9 @@ func (r *Resolver) AddExtension(e Extension) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, seen := r.exts[e.Name]; !seen {
+		r.order = append(r.order, e.Name)
+	}
 	r.exts[e.Name] = &e
 	return nil
 }
@@ -186,6 +192,20 @@ func (r *Resolver) Upstream(name string) bool {
 	return err == nil && t.repo != nil && strings.TrimSuffix(t.repo.URL, ".git") == DefaultRepoURL && t.repo.GitSubpath == ""
 }
 
+// Unloaded are the v1alpha1.extension() registrations that no load('ext://…') used, in the
+// order they were made. Tilt runs each of those as a Tiltfile of its own, with its args.
+func (r *Resolver) Unloaded() []Extension {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Extension
+	for _, name := range r.order {
+		if !r.loaded[name] {
+			out = append(out, *r.exts[name])
+		}
+	}
+	return out
+}
+
 // effective applies KILN_EXTENSION_REPO / TILT_EXTENSION_REPO to the default repo.
 func (r *Resolver) effective(repo *Repo) *Repo {
 	if repo.Name != "default" {
@@ -208,6 +228,9 @@ func (r *Resolver) Resolve(ctx context.Context, name, loader, at string) (string
 		return "", fmt.Errorf("ext://%s: an extension name is a relative path (ext://NAME or ext://HOST/PATH)", name)
 	}
 	r.noteLoad(loader, name)
+	r.mu.Lock()
+	r.loaded[name] = true
+	r.mu.Unlock()
 	for _, base := range []string{"kiln_modules", "tilt_modules"} {
 		dir := filepath.Join(r.opts.ProjectDir, base, filepath.FromSlash(name))
 		if f := tiltfileIn(dir); f != "" {

@@ -74,6 +74,10 @@ type Host struct {
 	// call.
 	Native func(thread *starlark.Thread, name string) (starlark.StringDict, bool)
 
+	// Overrides are predeclared names that differ for one file (by absolute path): an
+	// extension run with args of its own gets its own config module.
+	Overrides map[string]starlark.StringDict
+
 	mu       sync.Mutex
 	read     map[string]bool
 	modules  map[string]*module
@@ -246,6 +250,9 @@ func (h *Host) execFile(thread *starlark.Thread, path string) (starlark.StringDi
 	for k, v := range h.Predeclared {
 		predeclared[k] = v
 	}
+	for k, v := range Guard(h.Overrides[path]) {
+		predeclared[k] = v
+	}
 	predeclared["__file__"] = starlark.String(path)
 	// As in Tilt: "__main__" in the main file, so `if __name__ == "__main__":` works; a loaded
 	// or included file sees its project-relative path.
@@ -337,6 +344,13 @@ func (h *Host) resolveExt(thread *starlark.Thread, ext string) (string, error) {
 	h.extFiles[path] = ext
 	h.mu.Unlock()
 	return path, nil
+}
+
+// RunFile runs the file at path as a module of its own (once, like a load()), on a thread of
+// Run: for a Tiltfile the project registers but does not load (an extension run with args).
+func (h *Host) RunFile(thread *starlark.Thread, path string) error {
+	_, err := h.load(thread, path)
+	return err
 }
 
 // execModule runs the file at path once, marked as loading while it runs so that a load()

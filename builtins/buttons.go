@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-dev/kiln/builtins/k8syaml"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -242,4 +243,118 @@ func (s *State) planButtons(known map[string]bool) []plan.Button {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// tiltApplyInput recognizes the way extensions create Tilt API objects (the real uibutton):
+// `echo "${TILT_APPLY_YAML}" | EXE apply -f -`, where EXE is sys.executable (kiln) or tilt,
+// with the YAML in the command's environment. It returns that YAML.
+func tiltApplyInput(display string, env map[string]string) (string, bool) {
+	fields := strings.Fields(display)
+	if len(fields) != 7 || fields[0] != "echo" || fields[2] != "|" || fields[4] != "apply" || fields[5] != "-f" || fields[6] != "-" {
+		return "", false
+	}
+	if exe := fields[3]; fields[1] != `"${TILT_APPLY_YAML}"` || exe != "kiln" && exe != "tilt" {
+		return "", false
+	}
+	yaml, ok := env["TILT_APPLY_YAML"]
+	return yaml, ok
+}
+
+// applyTiltObjects records the UIButton and Cmd objects of a `tilt apply` (see
+// tiltApplyInput) as buttons; any other kind is an error, since kiln has no API server.
+func (s *State) applyTiltObjects(t *starlark.Thread, b *starlark.Builtin, text string) error {
+	objs, err := k8syaml.DecodeObjects("tilt apply input at "+pos(t), []byte(text))
+	if err != nil {
+		return fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	str := func(m map[string]any, keys ...string) string {
+		var v any = m
+		for _, k := range keys {
+			mm, _ := v.(map[string]any)
+			v = mm[k]
+		}
+		x, _ := v.(string)
+		return x
+	}
+	for _, o := range objs {
+		spec, _ := o["spec"].(map[string]any)
+		if spec == nil {
+			spec = map[string]any{}
+		}
+		switch {
+		case o.Kind() == "UIButton":
+			btn := &plan.Button{Name: o.Name(), Text: str(spec, "text"), IconName: str(spec, "iconName"), Pos: pos(t), Location: "global"}
+			btn.Disabled, _ = spec["disabled"].(bool)
+			btn.RequiresConfirmation, _ = spec["requiresConfirmation"].(bool)
+			if strings.EqualFold(str(spec, "location", "componentType"), "resource") {
+				btn.Location, btn.Resource = "resource", str(spec, "location", "componentID")
+			}
+			inputs, _ := spec["inputs"].([]any)
+			for _, x := range inputs {
+				in, _ := x.(map[string]any)
+				bi := plan.ButtonInput{Name: str(in, "name"), Label: str(in, "label"), Type: "text"}
+				switch {
+				case in["bool"] != nil:
+					bi.Type = "bool"
+					if d, _ := in["bool"].(map[string]any)["defaultValue"].(bool); d {
+						bi.Default = "true"
+					} else {
+						bi.Default = "false"
+					}
+				case in["hidden"] != nil:
+					bi.Type, bi.Default = "hidden", str(in, "hidden", "value")
+				case in["choice"] != nil:
+					bi.Type = "choice"
+					choices, _ := in["choice"].(map[string]any)["choices"].([]any)
+					for _, c := range choices {
+						if cs, ok := c.(string); ok {
+							bi.Choices = append(bi.Choices, cs)
+						}
+					}
+				default:
+					bi.Default, bi.Placeholder = str(in, "text", "defaultValue"), str(in, "text", "placeholder")
+				}
+				btn.Inputs = append(btn.Inputs, bi)
+			}
+			for _, prev := range s.buttons {
+				if prev.Name == btn.Name {
+					return fmt.Errorf("%s: tilt apply: a button named %q was declared at %s", b.Name(), btn.Name, prev.Pos)
+				}
+			}
+			s.buttons = append(s.buttons, btn)
+		case o.Kind() == "Cmd":
+			argv := []string{}
+			list, _ := spec["args"].([]any)
+			for _, a := range list {
+				if as, ok := a.(string); ok {
+					argv = append(argv, as)
+				}
+			}
+			c := &plan.Command{Argv: argv}
+			if dir := str(spec, "dir"); dir != "" {
+				c.Dir = s.rel(dir)
+			}
+			envList, _ := spec["env"].([]any)
+			for _, e := range envList {
+				if es, ok := e.(string); ok {
+					if k, v, ok := strings.Cut(es, "="); ok {
+						if c.Env == nil {
+							c.Env = map[string]string{}
+						}
+						c.Env[k] = v
+					}
+				}
+			}
+			startOn, _ := spec["startOn"].(map[string]any)
+			buttons, _ := startOn["uiButtons"].([]any)
+			for _, bn := range buttons {
+				if name, ok := bn.(string); ok {
+					s.buttonCmds = append(s.buttonCmds, buttonCmd{button: name, cmd: c, pos: pos(t)})
+				}
+			}
+		default:
+			return fmt.Errorf("%s: tilt apply of %s %q: kiln has no API server for Tilt's objects; only UIButton and Cmd are recorded (as buttons)", b.Name(), o.Kind(), o.Name())
+		}
+	}
+	return nil
 }

@@ -67,6 +67,14 @@ func (s *State) local(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if !echoOff {
 		fmt.Fprintf(s.opts.Stdout, "local: %s\n", display)
 	}
+	if objs, ok := tiltApplyInput(display, env); ok {
+		// `… | tilt apply -f -` (sys.executable is kiln): Tilt's API objects, which kiln has
+		// no server for; the UI buttons and their commands are recorded as buttons.
+		if err := s.applyTiltObjects(t, b, objs); err != nil {
+			return nil, err
+		}
+		return Blob{Text: "", Source: "local(" + display + ")"}, nil
+	}
 	if out, ok := tiltProbe(display); ok {
 		if !quiet {
 			fmt.Fprint(s.opts.Stdout, out)

@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"io"
 	"time"
 
@@ -42,6 +43,10 @@ type Options struct {
 	// copy), and for an image whose inputs changed during its build. It never re-evaluates the
 	// project file, whose local() commands must not run twice.
 	Retag func(p *plan.Plan, refs []string) (*plan.Plan, error)
+
+	// needsCluster makes open connect to a cluster even for a Docker Compose project
+	// (kiln watch: discovery, forwards and logs run on one).
+	needsCluster bool
 	// Store, when set, receives the state of every resource as it changes (kiln watch
 	// serves it to kiln get and the views).
 	Store *status.Store
@@ -113,6 +118,13 @@ func open(ctx context.Context, p *plan.Plan, opts Options, out *output.Printer, 
 			e.close()
 		}
 	}()
+	if composeOnly(p) && opts.Context == "" && !opts.needsCluster {
+		// Docker Compose services alone need the Docker engine, not a cluster. Commands get
+		// an empty kubeconfig: there is no context they may touch.
+		sum.Context = NoCluster
+		e.kubeEnv = map[string]string{"KUBECONFIG": os.DevNull, kube.EnvContext: "", kube.EnvTiltContext: ""}
+		return e, nil
+	}
 	kctx, err := TargetContext(p, opts.Context)
 	if err != nil {
 		return e, err
@@ -247,4 +259,14 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(10 * time.Millisecond)
+}
+
+// NoCluster is Summary.Context for a project of Docker Compose services only, run with no
+// Kubernetes cluster.
+const NoCluster = "none"
+
+// composeOnly reports whether p declares nothing for Kubernetes: only docker_compose services
+// (and images and local resources for them).
+func composeOnly(p *plan.Plan) bool {
+	return len(p.Resources) == 0 && p.Cluster == nil && len(p.ComposeServices) > 0
 }

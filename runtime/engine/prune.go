@@ -21,6 +21,9 @@ import (
 // settleInventory ends an update whose scheduling returned runErr: it prunes and saves the
 // inventory as above, and records what it pruned in sum.
 func (e *runner) settleInventory(ctx context.Context, runErr error, sum *Summary) error {
+	if e.applier == nil {
+		return runErr // no cluster (Docker Compose only): no inventory
+	}
 	e.applied = e.currentApplied()
 	if runErr != nil {
 		// Keep track of everything kiln may have applied, so a later update can prune it.

@@ -46,6 +46,7 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 	out := output.New(opts.Out)
 	out.ScrubWith(secretScrubber(p))
 	sum := &Summary{}
+	opts.Options.needsCluster = true
 	e, err := open(ctx, p, opts.Options, out, sum)
 	if err != nil {
 		return secretScrubber(p).ScrubError(err)

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,37 @@ func TestRunDockerCompose(t *testing.T) {
 	}
 	if left := dockerOutput(t, "network", "ls", "-q", "--filter", "name="+project+"_default"); left != "" {
 		t.Errorf("kiln down left the network: %s", left)
+	}
+}
+
+// TestRunDockerComposeWithoutCluster: a project of Docker Compose services only needs the
+// Docker engine, not Kubernetes: with no kubeconfig at all, kiln run brings it up and kiln
+// down removes it.
+func TestRunDockerComposeWithoutCluster(t *testing.T) {
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := fmt.Sprintf("kilnnocluster%d", time.Now().UnixNano()%1000000)
+	dir := writeProject(t, map[string]string{
+		"web/Dockerfile":     "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+		"web/www/index.html": "no cluster needed for " + project + "\n",
+		"docker-compose.yml": fmt.Sprintf("services:\n  web:\n    build: ./web\n    ports: [\"127.0.0.1:%d:8080\"]\n", port),
+		"Kilnfile":           fmt.Sprintf("docker_compose('docker-compose.yml', project_name=%q)\nlocal_resource('check-no-context', cmd='test \"$KUBECONFIG\" = /dev/null')\n", project),
+	})
+	env := []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none")}
+	t.Cleanup(func() { kiln(t, env, "down", "-f", dir) })
+	r := kiln(t, env, "run", "-f", dir)
+	if r.code != 0 {
+		t.Fatalf("kiln run with no kubeconfig:\n%s", r)
+	}
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "no cluster needed for "+project {
+		t.Fatalf("the service answers %q", got)
+	}
+	if r := kiln(t, env, "down", "-f", dir); r.code != 0 {
+		t.Fatalf("kiln down with no kubeconfig:\n%s", r)
+	}
+	if left := dockerOutput(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+project); left != "" {
+		t.Errorf("kiln down left containers: %s", left)
 	}
 }

@@ -7,8 +7,8 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"io"
+	"os"
 	"time"
 
 	"github.com/kiln-dev/kiln/runtime/apply"

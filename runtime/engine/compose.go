@@ -27,7 +27,7 @@ func (e *runner) runCompose(ctx context.Context, p *plan.Plan, cs *plan.ComposeS
 	r := &compose.Runner{API: e.docker.API(), ProjectID: apply.ProjectID(p.Dir), Dir: p.Dir}
 	id, changed, err := r.Up(ctx, cs, image)
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return fmt.Errorf("compose service %s: %w", cs.Name, err)
 	}
 	if changed {
@@ -37,16 +37,16 @@ func (e *runner) runCompose(ctx context.Context, p *plan.Plan, cs *plan.ComposeS
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(p.Settings.ReadinessTimeout)*time.Second)
 	defer cancel()
 	if err := r.WaitReady(rctx, id); err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return fmt.Errorf("compose service %s: %w", cs.Name, err)
 	}
-	res.Steps = append(res.Steps, Step{Name: "compose up", Duration: time.Since(start)})
+	e.addStep(res, Step{Name: "compose up", Duration: time.Since(start)})
 	if changed {
 		e.out.Line(cs.Name, "running, ready in %s", round(time.Since(start)))
 	} else {
 		e.out.Line(cs.Name, "up to date")
 	}
-	res.Status = "ready"
+	e.markStatus(res, "ready")
 	return nil
 }
 

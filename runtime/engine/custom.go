@@ -43,15 +43,15 @@ func (e *runner) customDeploy(ctx context.Context, p *plan.Plan, r *plan.Resourc
 	cmd := local.Command(ctx, p.Dir, &cd.ApplyCmd, w, imageEnv(p, cd.ImageDeps), e.kubeEnv)
 	cmd.Stdout = &stdout
 	if err := cmd.Run(); err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return fmt.Errorf("resource %s: apply_cmd failed: %w", r.Name, err)
 	}
 	objs, err := k8syaml.DecodeObjects("apply_cmd output", stdout.Bytes())
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return fmt.Errorf("resource %s: apply_cmd must print the YAML it applied: %w", r.Name, err)
 	}
-	res.Steps = append(res.Steps, Step{Name: "apply", Duration: time.Since(start), Note: fmt.Sprintf("%d objects (apply_cmd)", len(objs))})
+	e.addStep(res, Step{Name: "apply", Duration: time.Since(start), Note: fmt.Sprintf("%d objects (apply_cmd)", len(objs))})
 	e.out.Line(r.Name, "apply  apply_cmd reported %d objects in %s", len(objs), round(time.Since(start)))
 	var us []*unstructured.Unstructured
 	for _, o := range objs {

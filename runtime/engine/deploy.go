@@ -88,7 +88,7 @@ func (e *runner) deploy(ctx context.Context, p *plan.Plan, r *plan.Resource) err
 	sort.SliceStable(objs, func(i, j int) bool { return plan.InstallRank(objs[i].Kind()) < plan.InstallRank(objs[j].Kind()) })
 	objs, err := e.supervise(ctx, r, objs)
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return err
 	}
 	start := time.Now()
@@ -96,10 +96,10 @@ func (e *runner) deploy(ctx context.Context, p *plan.Plan, r *plan.Resource) err
 	e.addApplied("objects", r.Name, refs)
 	e.publishApply(r.Name, objs, results, err)
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return fmt.Errorf("resource %s: %w", r.Name, err)
 	}
-	res.Steps = append(res.Steps, Step{Name: "apply", Duration: time.Since(start), Note: fmt.Sprintf("%d objects", len(refs))})
+	e.addStep(res, Step{Name: "apply", Duration: time.Since(start), Note: fmt.Sprintf("%d objects", len(refs))})
 	e.out.Line(r.Name, "apply  %d objects in %s", len(refs), round(time.Since(start)))
 
 	var workloads []*unstructured.Unstructured
@@ -120,11 +120,11 @@ func (e *runner) waitReady(ctx context.Context, r *plan.Resource, res *ResourceR
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
 	defer cancel()
 	if err := e.checker.Wait(rctx, objs, r.PodReadiness); err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		return fmt.Errorf("resource %s: %w", r.Name, err)
 	}
-	res.Steps = append(res.Steps, Step{Name: "ready", Duration: time.Since(start)})
+	e.addStep(res, Step{Name: "ready", Duration: time.Since(start)})
 	e.out.Line(r.Name, "ready  in %s", round(time.Since(start)))
-	res.Status = "ready"
+	e.markStatus(res, "ready")
 	return nil
 }

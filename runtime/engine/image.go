@@ -25,7 +25,7 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 	e.publishImage(before, "building", build.Result{}, nil)
 	p, img, br, err := e.buildCurrent(ctx, ref, w)
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		e.failStep(res, err)
 		e.publishImage(before, "failed", br, err)
 		return err
 	}
@@ -38,29 +38,29 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 		e.built = append(e.built, br.Ref)
 		e.mu.Unlock()
 	}
-	res.Steps = append(res.Steps, Step{Name: "build", Duration: br.Duration, Note: note})
+	e.addStep(res, Step{Name: "build", Duration: br.Duration, Note: note})
 	e.out.Line(label, "build  %s: %s in %s", br.Ref, note, round(br.Duration))
 	if p.Settings.DefaultRegistry != "" && (img.Custom == nil || !img.Custom.DisablePush && !img.Custom.SkipsLocal) {
 		start := time.Now()
 		if err := e.docker.Push(ctx, br.Ref); err != nil {
-			res.Status, res.Err = "failed", err
+			e.failStep(res, err)
 			return err
 		}
-		res.Steps = append(res.Steps, Step{Name: "push", Duration: time.Since(start)})
+		e.addStep(res, Step{Name: "push", Duration: time.Since(start)})
 		e.out.Line(label, "push   %s in %s", br.Ref, round(time.Since(start)))
 	} else if e.isKind && (img.Custom == nil || !img.Custom.SkipsLocal) {
 		start := time.Now()
 		// A fixed custom_build tag says nothing about content: compare image IDs on the nodes.
 		fixedTag := img.Custom != nil && img.Custom.Tag != ""
 		if !fixedTag && e.nodesReport(ctx, br.Ref) {
-			res.Steps = append(res.Steps, Step{Name: "load", Duration: time.Since(start), Note: "already on the nodes"})
+			e.addStep(res, Step{Name: "load", Duration: time.Since(start), Note: "already on the nodes"})
 			e.out.Line(label, "load   %s: already on the nodes (API) in %s", br.Ref, round(time.Since(start)))
-			res.Status = "ready"
+			e.markStatus(res, "ready")
 			return nil
 		}
 		loaded, err := cluster.LoadImages(ctx, e.kindName, []string{br.Ref}, w)
 		if err != nil {
-			res.Status, res.Err = "failed", err
+			e.failStep(res, err)
 			return fmt.Errorf("load %s into kind cluster %s: %w", br.Ref, e.kindName, err)
 		}
 		note := "already on the nodes"
@@ -70,10 +70,10 @@ func (e *runner) buildImage(ctx context.Context, ref string) error {
 			e.loaded = append(e.loaded, loaded...)
 			e.mu.Unlock()
 		}
-		res.Steps = append(res.Steps, Step{Name: "load", Duration: time.Since(start), Note: note})
+		e.addStep(res, Step{Name: "load", Duration: time.Since(start), Note: note})
 		e.out.Line(label, "load   %s: %s in %s", br.Ref, note, round(time.Since(start)))
 	}
-	res.Status = "ready"
+	e.markStatus(res, "ready")
 	return nil
 }
 

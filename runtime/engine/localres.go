@@ -26,10 +26,10 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 		e.publishLocal(lr, start, err, "")
 		e.markRehash(downstreamImages(p, lr.Name)...) // its command may have written files they copy
 		if err != nil {
-			res.Status, res.Err = "failed", err
+			e.failStep(res, err)
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
 		}
-		res.Steps = append(res.Steps, Step{Name: "run", Duration: time.Since(start)})
+		e.addStep(res, Step{Name: "run", Duration: time.Since(start)})
 		e.out.Line(lr.Name, "done   in %s", round(time.Since(start)))
 	}
 	if lr.ServeCmd != nil {
@@ -40,7 +40,7 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 		if err != nil {
 			done()
 			e.publishLocal(lr, start, err, "stopped")
-			res.Status, res.Err = "failed", err
+			e.failStep(res, err)
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
 		}
 		e.mu.Lock()
@@ -56,14 +56,14 @@ func (e *runner) runLocal(ctx context.Context, p *plan.Plan, lr *plan.LocalResou
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(e.plan.Settings.ReadinessTimeout)*time.Second)
 		defer cancel()
 		if err := srv.WaitReady(rctx, p.Dir, lr.ReadinessProbe); err != nil {
-			res.Status, res.Err = "failed", err
+			e.failStep(res, err)
 			return fmt.Errorf("local resource %s: %w", lr.Name, err)
 		}
 		e.publishLocal(lr, start, nil, "running")
-		res.Steps = append(res.Steps, Step{Name: "serve", Duration: time.Since(start)})
+		e.addStep(res, Step{Name: "serve", Duration: time.Since(start)})
 		e.out.Line(lr.Name, "serving, ready in %s", round(time.Since(start)))
 	}
-	res.Status = "ready"
+	e.markStatus(res, "ready")
 	return nil
 }
 

@@ -88,6 +88,26 @@ func (e *runner) result(name, kind string) *ResourceResult {
 	return r
 }
 
+// failStep, addStep and markStatus change a result under the runner's lock: the live
+// goroutines (discovery, logs) publish results while the scheduler's steps write them.
+func (e *runner) failStep(r *ResourceResult, err error) {
+	e.mu.Lock()
+	r.Status, r.Err = "failed", err
+	e.mu.Unlock()
+}
+
+func (e *runner) addStep(r *ResourceResult, s Step) {
+	e.mu.Lock()
+	r.Steps = append(r.Steps, s)
+	e.mu.Unlock()
+}
+
+func (e *runner) markStatus(r *ResourceResult, status string) {
+	e.mu.Lock()
+	r.Status = status
+	e.mu.Unlock()
+}
+
 func (e *runner) orderedResults() []*ResourceResult {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -132,7 +152,7 @@ func (e *runner) runNode(ctx context.Context, n plan.NodeID, enabled map[string]
 			forced := e.forced[name]
 			e.mu.Unlock()
 			if !autoInit && !forced || enabled != nil && !enabled[name] {
-				e.result(name, kind).Status = "skipped"
+				e.markStatus(e.result(name, kind), "skipped")
 				return true
 			}
 			return false

@@ -9,9 +9,10 @@ import (
 )
 
 // Native extensions: kiln's own implementations of popular tilt-extensions, served for
-// load('ext://NAME', ...) with the same function names and parameters. The real scripts
-// shell out to helper programs (helm, kubectl, python3) or pull helper images
-// (tiltdev/restart-helper) that kiln does without. They need no fetch and no lock entry.
+// load('ext://NAME', ...) with the same function names and parameters, when NAME would come
+// from Tilt's own repo. Some real scripts shell out to helper programs (helm, kubectl,
+// python3) or pull helper images (tiltdev/restart-helper) that kiln does without; the pure
+// Starlark ones would still need a fetch. Natives need no fetch and no lock entry.
 // extension_settings(native=False) runs the real scripts instead. See
 // docs/reference/extensions.md.
 var nativeExtensions = map[string]func(s *State) starlark.StringDict{

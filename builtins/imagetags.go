@@ -103,7 +103,7 @@ func (s *State) findImageDeps() error {
 			if err != nil {
 				return fmt.Errorf("%s: image %q: %v", img.Pos, img.Ref, err)
 			}
-			info, _, err := dockerfile.Parse(data, img.BuildArgs)
+			info, _, err := dockerfile.ParseCached(data, img.BuildArgs)
 			if err != nil {
 				where := "dockerfile_contents"
 				if img.dockerfileAbs != "" {

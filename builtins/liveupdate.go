@@ -190,7 +190,7 @@ func (s *State) inferSyncs(img *imageTarget) error {
 		}
 		contents = data
 	}
-	info, copies, err := dockerfile.Parse(contents, img.BuildArgs)
+	info, copies, err := dockerfile.ParseCached(contents, img.BuildArgs)
 	if err != nil {
 		return fmt.Errorf("%s: infer_sync: %s: %v", img.Pos, s.rel(img.dockerfileAbs), err)
 	}

@@ -186,7 +186,8 @@ k8s_resource('custom', port_forwards=['%[4]d:8080'])
 	uid := podUID(t, c, ns, "custom")
 	write(t, filepath.Join(dir, "custom", "www", "index.html"), "custom two in "+ns+"\n")
 	waitServed(t, w, url, "custom two in "+ns)
-	if out := w.stdout.String(); !strings.Contains(out, "live update:") || strings.Contains(out, "redeploying instead") {
+	w.waitFor("live update:", 30*time.Second) // printed once every target has the files
+	if out := w.stdout.String(); strings.Contains(out, "redeploying instead") {
 		t.Fatalf("the edit was not live-updated:\n%s", tail(out, 30))
 	}
 	if got := podUID(t, c, ns, "custom"); got != uid {

@@ -238,9 +238,8 @@ func TestWatchInitialSync(t *testing.T) {
 	base := fmt.Sprintf("http://localhost:%d/", local)
 	waitServed(t, w, base+"index.html", "initial "+ns)
 	waitServed(t, w, base+"deep/page.txt", "deep page")
-	if !strings.Contains(w.stdout.String(), "initial_sync: 2 files") {
-		t.Errorf("kiln watch did not report the initial sync:\n%s", tail(w.stdout.String(), 20))
-	}
+	w.waitFor("initial_sync: 2 files", 30*time.Second) // printed once the sync is done
+
 }
 
 // TestWatchInferredSyncConvention: a convention image (kiln://NAME, built from NAME/Dockerfile)
@@ -269,7 +268,8 @@ func TestWatchInferredSyncConvention(t *testing.T) {
 	uid := podUID(t, c, ns, "conv")
 	write(t, filepath.Join(dir, "conv", "www", "index.html"), "convention two "+ns+"\n")
 	waitServed(t, w, url, "convention two "+ns)
-	if out := w.stdout.String(); !strings.Contains(out, "live update:") || strings.Contains(out, "rebuilding instead") {
+	w.waitFor("live update:", 30*time.Second) // printed once every target has the files
+	if out := w.stdout.String(); strings.Contains(out, "rebuilding instead") {
 		t.Fatalf("the edit was not live-updated by the inferred sync:\n%s", tail(out, 30))
 	}
 	if got := podUID(t, c, ns, "conv"); got != uid {

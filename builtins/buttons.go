@@ -106,26 +106,58 @@ func (s *State) uiButton(t *starlark.Thread, b *starlark.Builtin, args starlark.
 			return nil, fmt.Errorf("%s(%q): location component_type %q: want 'resource' or 'global'", b.Name(), name, kind)
 		}
 	}
-	if inputs != nil && inputs != starlark.None {
-		seq, ok := inputs.(starlark.Indexable)
-		if !ok {
-			return nil, fmt.Errorf("%s(%q): inputs must be a list of v1alpha1.ui_input_spec(), got %s", b.Name(), name, inputs.Type())
-		}
-		for i := 0; i < seq.Len(); i++ {
-			in, err := buttonInput(seq.Index(i))
-			if err != nil {
-				return nil, fmt.Errorf("%s(%q): inputs[%d]: %v", b.Name(), name, i, err)
-			}
-			btn.Inputs = append(btn.Inputs, in)
-		}
+	var err error
+	if btn.Inputs, err = s.buttonInputs(b, name, inputs); err != nil {
+		return nil, err
 	}
+	s.buttons = append(s.buttons, &btn)
+	return starlark.None, nil
+}
+
+// buttonInputs reads a button's inputs (a list of ui_input_spec values) and checks that no
+// button of that name exists yet.
+func (s *State) buttonInputs(b *starlark.Builtin, name string, inputs starlark.Value) ([]plan.ButtonInput, error) {
 	for _, prev := range s.buttons {
 		if prev.Name == name {
 			return nil, fmt.Errorf("%s(%q): a button of that name was declared at %s", b.Name(), name, prev.Pos)
 		}
 	}
-	s.buttons = append(s.buttons, &btn)
-	return starlark.None, nil
+	if inputs == nil || inputs == starlark.None {
+		return nil, nil
+	}
+	seq, ok := inputs.(starlark.Indexable)
+	if !ok {
+		return nil, fmt.Errorf("%s(%q): inputs must be a list of v1alpha1.ui_input_spec(), got %s", b.Name(), name, inputs.Type())
+	}
+	var out []plan.ButtonInput
+	for i := 0; i < seq.Len(); i++ {
+		in, err := buttonInput(seq.Index(i))
+		if err != nil {
+			return nil, fmt.Errorf("%s(%q): inputs[%d]: %v", b.Name(), name, i, err)
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// buttonCommand is the command a button starts: argv in dir (relative to the calling file),
+// with env given as KEY=VALUE entries.
+func (s *State) buttonCommand(t *starlark.Thread, b *starlark.Builtin, name string, argv []string, dir string, env []string) (*plan.Command, error) {
+	c := &plan.Command{Argv: argv}
+	if dir != "" {
+		c.Dir = s.rel(s.abs(t, dir))
+	}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s(%q): env entry %q: want KEY=VALUE", b.Name(), name, kv)
+		}
+		if c.Env == nil {
+			c.Env = map[string]string{}
+		}
+		c.Env[k] = v
+	}
+	return c, nil
 }
 
 // buttonInput reads a ui_input_spec: exactly one of text, bool, hidden, choice.
@@ -192,19 +224,9 @@ func (s *State) v1alpha1Cmd(t *starlark.Thread, b *starlark.Builtin, args starla
 		s.warn("%s: %s(%q): only a command started by a button (start_on=v1alpha1.start_on_spec(ui_buttons=[...])) is run by kiln; use local_resource() for anything else", pos(t), b.Name(), name)
 		return starlark.None, nil
 	}
-	c := &plan.Command{Argv: argv}
-	if dir != "" {
-		c.Dir = s.rel(s.abs(t, dir))
-	}
-	if len(env) > 0 {
-		c.Env = map[string]string{}
-		for _, kv := range env {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return nil, fmt.Errorf("%s(%q): env entry %q: want KEY=VALUE", b.Name(), name, kv)
-			}
-			c.Env[k] = v
-		}
+	c, err := s.buttonCommand(t, b, name, argv, dir, env)
+	if err != nil {
+		return nil, err
 	}
 	for _, bn := range buttons {
 		s.buttonCmds = append(s.buttonCmds, buttonCmd{button: bn, cmd: c, pos: pos(t)})

@@ -192,37 +192,13 @@ func (s *State) cmdButton(t *starlark.Thread, b *starlark.Builtin, args starlark
 	if location == "resource" && resource != "" {
 		btn.Location, btn.Resource = "resource", resource
 	}
-	if inputs != nil && inputs != starlark.None {
-		seq, ok := inputs.(starlark.Indexable)
-		if !ok {
-			return nil, fmt.Errorf("%s(%q): inputs must be a list, got %s", b.Name(), name, inputs.Type())
-		}
-		for i := 0; i < seq.Len(); i++ {
-			in, err := buttonInput(seq.Index(i))
-			if err != nil {
-				return nil, fmt.Errorf("%s(%q): inputs[%d]: %v", b.Name(), name, i, err)
-			}
-			btn.Inputs = append(btn.Inputs, in)
-		}
+	var err error
+	if btn.Inputs, err = s.buttonInputs(b, name, inputs); err != nil {
+		return nil, err
 	}
-	for _, prev := range s.buttons {
-		if prev.Name == name {
-			return nil, fmt.Errorf("%s(%q): a button of that name was declared at %s", b.Name(), name, prev.Pos)
-		}
-	}
-	c := &plan.Command{Argv: argv}
-	if dir != "" {
-		c.Dir = s.rel(s.abs(t, dir))
-	}
-	for _, kv := range env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s(%q): env entry %q: want KEY=VALUE", b.Name(), name, kv)
-		}
-		if c.Env == nil {
-			c.Env = map[string]string{}
-		}
-		c.Env[k] = v
+	c, err := s.buttonCommand(t, b, name, argv, dir, env)
+	if err != nil {
+		return nil, err
 	}
 	s.buttons = append(s.buttons, btn)
 	s.buttonCmds = append(s.buttonCmds, buttonCmd{button: name, cmd: c, pos: pos(t)})

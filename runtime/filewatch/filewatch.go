@@ -94,14 +94,16 @@ type Watcher struct {
 
 	mu        sync.Mutex // guards everything below
 	closed    bool
-	global    *rules          // Options.Ignore (nil when empty)
-	roots     []*root         // in SetRoots order
-	dirs      map[string]*dir // the watched directories, by absolute path
-	pending   map[string]bool // paths for the next batch
-	errs      []error         // errors for the next batch
-	activity  int             // counts reports, to restart the quiet period
-	overflow  bool            // events were lost: rescan before the next batch
-	rescanGen int             // marks the directories a rescan has visited
+	global    *rules           // Options.Ignore (nil when empty)
+	roots     []*root          // in SetRoots order
+	byName    map[string]*root // the first root of each name, for Vouch
+	failed    bool             // something could not be watched: Vouch vouches for nothing
+	dirs      map[string]*dir  // the watched directories, by absolute path
+	pending   map[string]bool  // paths for the next batch
+	errs      []error          // errors for the next batch
+	activity  int              // counts reports, to restart the quiet period
+	overflow  bool             // events were lost: rescan before the next batch
+	rescanGen int              // marks the directories a rescan has visited
 }
 
 // env holds what tests replace: the limits read from /proc and the call that adds a watch.
@@ -185,10 +187,19 @@ func (w *Watcher) SetRoots(roots []Root) error {
 	}
 	next := make([]*root, 0, len(roots))
 	seen := map[string]bool{}
+	current := make(map[string]*root, len(w.roots))
+	for _, r := range w.roots {
+		current[givenKey(r.name, r.ignore)] = r
+	}
 	for _, r := range roots {
-		nr, err := w.newRoot(r)
-		if err != nil {
-			return err
+		// A root watched already is kept as it is: resolving its path again (symlinks) would
+		// cost an lstat per path component, for every root, on every re-evaluation.
+		nr := current[givenKey(absPath(r.Path), r.Ignore)]
+		if nr == nil {
+			var err error
+			if nr, err = w.newRoot(r); err != nil {
+				return err
+			}
 		}
 		if !seen[nr.key] {
 			seen[nr.key] = true
@@ -201,6 +212,12 @@ func (w *Watcher) SetRoots(roots []Root) error {
 // SetIgnore replaces Options.Ignore (after a re-evaluation changed watch_settings(ignore=) or
 // a .kilnignore changed). Directories watched before and after keep their watches and state.
 func (w *Watcher) SetIgnore(patterns []string) error {
+	w.mu.Lock()
+	same := slices.Equal(patterns, w.opts.Ignore) && !w.closed
+	w.mu.Unlock()
+	if same {
+		return nil
+	}
 	global, err := newRules(w.opts.IgnoreDir, patterns)
 	if err != nil {
 		return err
@@ -225,7 +242,21 @@ func (w *Watcher) SetIgnore(patterns []string) error {
 		w.global = old
 		return err
 	}
+	w.opts.Ignore = slices.Clone(patterns)
 	return nil
+}
+
+// givenKey identifies a root as SetRoots was given it: its absolute name and patterns.
+func givenKey(name string, ignore []string) string {
+	return name + "\x00" + strings.Join(ignore, "\x00")
+}
+
+// absPath is filepath.Abs, or p itself when that fails (newRoot then reports the error).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func (w *Watcher) setRootsLocked(next []*root) error {
@@ -268,7 +299,31 @@ func (w *Watcher) setRootsLocked(next []*root) error {
 		}
 	}
 	w.roots = kept
+	w.byName = make(map[string]*root, len(kept))
+	for _, r := range kept {
+		if w.byName[r.name] == nil {
+			w.byName[r.name] = r
+		}
+	}
 	w.poke()
+	return nil
+}
+
+// Vouch returns a token for the root named path (a Root.Path made absolute) while it is
+// watched: the same token for as long as that root stays watched, nil when no root has that
+// name, or when something could not be watched. It serves internal/filememo, which keeps what
+// was computed from a file or tree for as long as its token stays the same. A token vouches
+// only for what this Watcher reports: a root's own Ignore patterns, Options.Ignore and the
+// built-in editor and VCS rules still apply inside a tree.
+func (w *Watcher) Vouch(path string) any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.failed {
+		return nil
+	}
+	if r := w.byName[path]; r != nil {
+		return r
+	}
 	return nil
 }
 
@@ -308,6 +363,7 @@ func (w *Watcher) report(p string) {
 // fail adds err to the next batch.
 func (w *Watcher) fail(err error) {
 	w.errs = append(w.errs, err)
+	w.failed = true
 	w.activity++
 }
 

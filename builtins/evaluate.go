@@ -46,6 +46,7 @@ func EvaluateContext(ctx context.Context, path string, opts Options) (*plan.Plan
 	}
 	h.Ext = s.ext
 	h.Native = s.native
+	h.Memo = s.opts.Memo
 	h.Predeclared = host.Guard(s.predeclared(main))
 	h.Print = func(msg string) { fmt.Fprintln(s.opts.Stdout, msg) }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -223,36 +224,99 @@ func (s *State) hashInputs() (map[*imageTarget]imageDigest, error) {
 func (s *State) hashImage(img *imageTarget) (imageDigest, error) {
 	var d imageDigest
 	if img.Custom != nil {
-		d.inputs.HashedAt = time.Now()
-		digest, files, _, err := s.hashCache.Deps(s.host.Dir, img.customDeps, img.ignore)
+		key := "deps\x00" + strings.Join(img.customDeps, "\x01") + "\x00" + strings.Join(img.ignore, "\x01")
+		h, err := s.memoHash(key, img.customDeps, func() (hashed, error) {
+			at := time.Now()
+			digest, files, _, err := s.hashCache.DepFiles(s.host.Dir, img.customDeps, img.ignore)
+			return hashed{digest: digest, files: len(files), paths: files, at: at}, err
+		})
 		if err != nil {
 			return d, err
 		}
-		d.inputs.ContextDigest = digest
-		d.inputs.ContextFiles = files
+		d.inputs.HashedAt, d.inputs.ContextDigest, d.inputs.ContextFiles = h.at, h.digest, h.files
 		d.extra = customExtra(&img.Image)
 		return d, nil
 	}
 	spec := contexthash.Spec{Dir: img.contextAbs, Dockerfile: img.dockerfileAbs, Ignore: img.ignore, Only: img.only}
-	excludes, err := contexthash.Excludes(spec)
+	roots, err := s.contextInputs(spec)
 	if err != nil {
 		return d, err
 	}
-	img.Excludes = excludes
-	d.inputs.HashedAt = time.Now()
-	digest, files, err := s.hashCache.Hash(spec)
+	key := "context\x00" + spec.Dir + "\x00" + spec.Dockerfile + "\x00" + strings.Join(spec.Ignore, "\x01") + "\x00" + strings.Join(spec.Only, "\x01")
+	h, err := s.memoHash(key, roots, func() (hashed, error) {
+		excludes, err := contexthash.Excludes(spec)
+		if err != nil {
+			return hashed{}, err
+		}
+		at := time.Now()
+		digest, files, err := s.hashCache.Hash(spec)
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = filepath.Join(spec.Dir, filepath.FromSlash(f))
+		}
+		return hashed{excludes: excludes, digest: digest, files: len(files), paths: paths, at: at}, err
+	})
 	if err != nil {
 		return d, err
 	}
+	img.Excludes = h.excludes
 	data, err := s.dockerfileBytes(img)
 	if err != nil {
 		return d, err
 	}
-	d.inputs.ContextDigest = digest
-	d.inputs.ContextFiles = len(files)
+	d.inputs.HashedAt, d.inputs.ContextDigest, d.inputs.ContextFiles = h.at, h.digest, h.files
 	d.inputs.DockerfileDigest = fmt.Sprintf("sha256:%x", sha256.Sum256(data))
 	d.extra = dockerExtra(&img.Image)
 	return d, nil
+}
+
+// hashed is what hashing a build context (or custom_build deps) found.
+type hashed struct {
+	excludes []string // the context's final exclude list (read-only once kept)
+	digest   string
+	files    int
+	paths    []string  // the files covered, absolute: their cached digests stay (Touch)
+	at       time.Time // when the walk began: a build checks that nothing changed since
+}
+
+// memoHash returns what hash computes from the trees and files at roots, or what an earlier
+// evaluation computed while the file watcher vouches that none of them changed since (Options.Memo).
+// The time kept is that of the walk that found it, so that a build still checks every file
+// against it (contexthash.Verify).
+func (s *State) memoHash(key string, roots []string, hash func() (hashed, error)) (hashed, error) {
+	v, ticket, ok := s.opts.Memo.Get(key, roots...)
+	if ok {
+		h := v.(hashed)
+		s.hashCache.Touch(h.paths) // not walked this time, but still the context's files
+		return h, nil
+	}
+	h, err := hash()
+	if err == nil {
+		size := len(key) + 128
+		for _, p := range append(h.paths, h.excludes...) {
+			size += len(p) + 16
+		}
+		s.opts.Memo.Put(ticket, h, int64(size))
+	}
+	return h, err
+}
+
+// contextInputs returns what a context's hash depends on: its directory, and the ignore files
+// that exist or lie outside it (a .dockerignore may exclude itself, and then the context's
+// watch would not report it). Those are recorded as read, so that kiln watch watches them.
+func (s *State) contextInputs(spec contexthash.Spec) ([]string, error) {
+	candidates, err := contexthash.IgnoreFiles(spec)
+	if err != nil {
+		return nil, err
+	}
+	roots := []string{spec.Dir}
+	for _, f := range candidates {
+		if !within(spec.Dir, f) || isFile(f) {
+			s.host.RecordRead(f)
+			roots = append(roots, f)
+		}
+	}
+	return roots, nil
 }
 
 // dockerExtra and customExtra are the inputs of an image's tag beside its files: what else

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kiln-dev/kiln/internal/filememo"
 	"github.com/kiln-dev/kiln/runtime/contexthash"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/starlark/ext"
@@ -40,6 +41,10 @@ type Options struct {
 	// Limits bound the evaluation: Starlark steps, call depth, file sizes, memory (zero
 	// fields: the defaults).
 	Limits host.Limits
+	// Memo, under kiln watch, holds what earlier evaluations read and hashed, for as long as the
+	// file watcher vouches that it did not change (runtime/inputwatch). nil: read and hash
+	// everything.
+	Memo *filememo.Memo
 	// Ext configures ext:// resolution and kiln.lock. ProjectDir and CacheDir are filled in
 	// when empty; Getenv defaults to Env (or the process environment).
 	Ext ext.Options

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/apply"
 	"github.com/kiln-dev/kiln/runtime/engine"
 	"github.com/kiln-dev/kiln/runtime/filewatch"
+	"github.com/kiln-dev/kiln/runtime/inputwatch"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	"github.com/kiln-dev/kiln/runtime/status"
 	"github.com/kiln-dev/kiln/runtime/statusapi"
@@ -41,7 +41,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
-	w, err := filewatch.New(filewatch.Options{Debounce: *debounce, IgnoreDir: p.Dir, Ignore: watchIgnore(p)})
+	w, err := inputwatch.New(p, filewatch.Options{Debounce: *debounce})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitFail
@@ -101,6 +101,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 		Evaluate: func(ctx context.Context, registry string) (*plan.Plan, error) {
 			opts := evalOptions(common, scriptArgs, "watch", stderr)
 			opts.DefaultRegistry = registry
+			opts.Memo = w.Memo() // what did not change since the last evaluation is not read again
 			np, err := builtins.EvaluateContext(ctx, common.file, opts)
 			if err != nil {
 				return nil, err
@@ -117,12 +118,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 		Triggers:    triggers,
 		LogSpillDir: stateDir,
 		Logs:        logSrc.set,
-		Watch: func(p *plan.Plan) error {
-			if err := w.SetIgnore(watchIgnore(p)); err != nil {
-				return err
-			}
-			return w.SetRoots(watchRoots(p))
-		},
+		Watch:       w.SetPlan,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -130,31 +126,4 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "kiln watch: stopped; everything stays up (kiln down deletes it)")
 	return exitOK
-}
-
-// watchIgnore is what kiln watch never watches beyond the built-in rules: watch_settings(ignore=)
-// and the lines of .kilnignore and .tiltignore beside the project file.
-func watchIgnore(p *plan.Plan) []string {
-	out := append([]string{}, p.Settings.WatchIgnore...)
-	if more, err := filewatch.ReadIgnoreFile(p.Dir); err == nil {
-		out = append(out, more...)
-	}
-	return out
-}
-
-// watchRoots are the inputs of a plan to watch: every file and directory the evaluation read
-// (the Kilnfile and what it loads, manifests, charts, build contexts, local_resource deps),
-// each build context with its exclude list.
-func watchRoots(p *plan.Plan) []filewatch.Root {
-	excludes := map[string][]string{}
-	for _, img := range p.Images {
-		if img.Custom == nil {
-			excludes[img.Context] = img.Excludes
-		}
-	}
-	roots := make([]filewatch.Root, 0, len(p.WatchedFiles))
-	for _, f := range p.WatchedFiles {
-		roots = append(roots, filewatch.Root{Path: filepath.Join(p.Dir, filepath.FromSlash(f)), Ignore: excludes[f]})
-	}
-	return roots
 }

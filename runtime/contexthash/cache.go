@@ -135,6 +135,21 @@ func (c *Cache) store(e *entry) {
 	c.dirty = true
 }
 
+// Touch marks the digests of the files at paths (absolute) as used, so that Save keeps them:
+// for a context whose earlier hash was reused without a walk (kiln watch's memo).
+func (c *Cache) Touch(paths []string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range paths {
+		if ce := c.entries[p]; ce != nil {
+			ce.seen = true
+		}
+	}
+}
+
 // Save writes the cache atomically (temporary file + rename), readable by its owner
 // only. Entries not used or added since the previous Save are dropped, which bounds the
 // cache to the files of the contexts hashed in between. It is a no-op for a memory-only

@@ -17,6 +17,13 @@ import (
 // also returns how many files that covers and the newest mtime among them, so that a check
 // after the build (VerifyDeps) can see an edit made since.
 func (c *Cache) Deps(root string, deps, ignore []string) (digest string, files int, newest time.Time, err error) {
+	digest, paths, newest, err := c.DepFiles(root, deps, ignore)
+	return digest, len(paths), newest, err
+}
+
+// DepFiles is Deps, with the absolute paths of the files it covers instead of their number
+// (for Touch).
+func (c *Cache) DepFiles(root string, deps, ignore []string) (digest string, files []string, newest time.Time, err error) {
 	h := sha256.New()
 	for _, dep := range deps {
 		rel, rerr := filepath.Rel(root, dep)
@@ -26,15 +33,17 @@ func (c *Cache) Deps(root string, deps, ignore []string) (digest string, files i
 		rel = filepath.ToSlash(rel)
 		st, err := os.Stat(dep)
 		if err != nil {
-			return "", 0, newest, fmt.Errorf("custom_build dep %s: %v", rel, err)
+			return "", nil, newest, fmt.Errorf("custom_build dep %s: %v", rel, err)
 		}
 		if st.IsDir() {
 			w, err := c.walk(Spec{Dir: dep, Ignore: ignore})
 			if err != nil {
-				return "", 0, newest, err
+				return "", nil, newest, err
 			}
 			d, list := w.digest()
-			files += len(list)
+			for _, f := range list {
+				files = append(files, filepath.Join(dep, filepath.FromSlash(f)))
+			}
 			for _, e := range w.entries {
 				if e.kind == kindFile && e.key.mtime > newest.UnixNano() {
 					newest = time.Unix(0, e.key.mtime)
@@ -45,12 +54,12 @@ func (c *Cache) Deps(root string, deps, ignore []string) (digest string, files i
 		}
 		sum, err := fileDigest(dep)
 		if err != nil {
-			return "", 0, newest, fmt.Errorf("custom_build dep %s: %v", rel, err)
+			return "", nil, newest, fmt.Errorf("custom_build dep %s: %v", rel, err)
 		}
 		if st.ModTime().After(newest) {
 			newest = st.ModTime()
 		}
-		files++
+		files = append(files, dep)
 		fmt.Fprintf(h, "%s %x\n", rel, sum)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), files, newest, nil

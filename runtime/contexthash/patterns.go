@@ -82,7 +82,18 @@ func contextDir(s Spec) (string, error) {
 }
 
 // readIgnoreFile reads the ignore file BuildKit would use.
-func readIgnoreFile(dir, dockerfile string) ([]string, error) {
+// IgnoreFiles returns the files the exclude list of s may come from, in the order they are
+// tried: <Dockerfile>.dockerignore, then .dockerignore in the context. The first that exists is
+// used. A change to any of them can change what the context holds.
+func IgnoreFiles(s Spec) ([]string, error) {
+	dir, err := contextDir(s)
+	if err != nil {
+		return nil, err
+	}
+	return ignoreCandidates(dir, s.Dockerfile), nil
+}
+
+func ignoreCandidates(dir, dockerfile string) []string {
 	var candidates []string
 	if dockerfile != "" {
 		df := dockerfile
@@ -91,8 +102,11 @@ func readIgnoreFile(dir, dockerfile string) ([]string, error) {
 		}
 		candidates = append(candidates, df+".dockerignore")
 	}
-	candidates = append(candidates, filepath.Join(dir, ".dockerignore"))
-	for _, c := range candidates {
+	return append(candidates, filepath.Join(dir, ".dockerignore"))
+}
+
+func readIgnoreFile(dir, dockerfile string) ([]string, error) {
+	for _, c := range ignoreCandidates(dir, dockerfile) {
 		data, err := safefile.ReadFile(c, 0) // a FIFO here must not hang the hash
 		if os.IsNotExist(err) {
 			continue

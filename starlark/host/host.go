@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kiln-dev/kiln/internal/filememo"
 	"github.com/kiln-dev/kiln/internal/safefile"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -77,6 +78,10 @@ type Host struct {
 	// Overrides are predeclared names that differ for one file (by absolute path): an
 	// extension run with args of its own gets its own config module.
 	Overrides map[string]starlark.StringDict
+
+	// Memo, under kiln watch, holds the bytes of files read before that the file watcher
+	// vouches are unchanged (nil: every read goes to the disk).
+	Memo *filememo.Memo
 
 	mu       sync.Mutex
 	read     map[string]bool
@@ -187,12 +192,22 @@ func (h *Host) ReadFile(path string) ([]byte, error) {
 }
 
 // ReadUnwatched is ReadFile without recording the file: a change to it does not re-evaluate
-// (configmap_create(watch=False)).
+// (configmap_create(watch=False)). The bytes returned may be shared: callers must not modify
+// them.
 func (h *Host) ReadUnwatched(path string) ([]byte, error) {
-	data, err := safefile.ReadFile(path, h.Limits.withDefaults().MaxFileSize)
+	path = filepath.Clean(path)
+	limit := h.Limits.withDefaults().MaxFileSize
+	// The limit is part of the key: bytes read under a larger one must not pass a smaller one.
+	key := fmt.Sprintf("read %d %s", limit, path)
+	v, ticket, ok := h.Memo.Get(key, path)
+	if ok {
+		return v.([]byte), nil
+	}
+	data, err := safefile.ReadFile(path, limit)
 	if err != nil {
 		return nil, h.fileError(path, err)
 	}
+	h.Memo.Put(ticket, data, int64(len(data)))
 	return data, nil
 }
 

@@ -170,6 +170,22 @@ func TestWatch(t *testing.T) {
 		t.Errorf("gamma's Deployment is still there after it left the Kilnfile")
 	}
 
+	// A manifest edited after several evaluations read it unchanged (and kept its bytes):
+	// the next evaluation reads the new bytes, each time.
+	beta := httpService("beta", ns)["beta.yaml"]
+	for _, label := range []string{"one", "two"} {
+		write("beta.yaml", strings.Replace(beta, "metadata: {name: beta, namespace: "+ns+"}",
+			"metadata: {name: beta, namespace: "+ns+", labels: {edit: "+label+"}}", 1))
+		w.waitFor("done in", 2*time.Minute)
+		d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), "beta", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Labels["edit"]; got != label {
+			t.Errorf("after beta.yaml was edited to label edit=%s, the Deployment has edit=%q", label, got)
+		}
+	}
+
 	// Ctrl-C: exit 0 at once, and everything stays up.
 	start := time.Now()
 	if err := w.cmd.Process.Signal(syscall.SIGINT); err != nil {

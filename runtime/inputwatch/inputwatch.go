@@ -6,6 +6,7 @@ package inputwatch
 
 import (
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/kiln-dev/kiln/internal/filememo"
@@ -92,17 +93,36 @@ func Ignore(p *plan.Plan) []string {
 
 // Roots are the inputs of a plan to watch: every file and directory the evaluation read (the
 // Kilnfile and what it loads, manifests, charts, build contexts, local_resource deps), each
-// build context with its exclude list.
+// build context with its exclude list. A tree that is more than one image's context with
+// different excludes, or also a dep of a local_resource or custom_build, is watched whole:
+// what one of them excludes, another reads.
 func Roots(p *plan.Plan) []filewatch.Root {
 	excludes := map[string][]string{}
+	whole := map[string]bool{}
 	for _, img := range p.Images {
-		if img.Custom == nil {
-			excludes[img.Context] = img.Excludes
+		if img.Custom != nil {
+			for _, d := range img.Custom.Deps {
+				whole[d] = true
+			}
+			continue
+		}
+		if prev, ok := excludes[img.Context]; ok && !slices.Equal(prev, img.Excludes) {
+			whole[img.Context] = true
+		}
+		excludes[img.Context] = img.Excludes
+	}
+	for _, lr := range p.LocalResources {
+		for _, d := range lr.Deps {
+			whole[d] = true
 		}
 	}
 	roots := make([]filewatch.Root, 0, len(p.WatchedFiles))
 	for _, f := range p.WatchedFiles {
-		roots = append(roots, filewatch.Root{Path: filepath.Join(p.Dir, filepath.FromSlash(f)), Ignore: excludes[f]})
+		r := filewatch.Root{Path: filepath.Join(p.Dir, filepath.FromSlash(f))}
+		if !whole[f] {
+			r.Ignore = excludes[f]
+		}
+		roots = append(roots, r)
 	}
 	return roots
 }

@@ -44,9 +44,6 @@ type Options struct {
 	// project file, whose local() commands must not run twice.
 	Retag func(p *plan.Plan, refs []string) (*plan.Plan, error)
 
-	// needsCluster makes open connect to a cluster even for a Docker Compose project
-	// (kiln watch: discovery, forwards and logs run on one).
-	needsCluster bool
 	// Store, when set, receives the state of every resource as it changes (kiln watch
 	// serves it to kiln get and the views).
 	Store *status.Store
@@ -118,11 +115,13 @@ func open(ctx context.Context, p *plan.Plan, opts Options, out *output.Printer, 
 			e.close()
 		}
 	}()
-	if composeOnly(p) && opts.Context == "" && !opts.needsCluster {
+	if composeOnly(p) && opts.Context == "" {
 		// Docker Compose services alone need the Docker engine, not a cluster. Commands get
-		// an empty kubeconfig: there is no context they may touch.
+		// an empty kubeconfig: there is no context they may touch. Discovery has nothing to
+		// follow; it exists so that kiln watch's live parts need no special case.
 		sum.Context = NoCluster
 		e.kubeEnv = map[string]string{"KUBECONFIG": os.DevNull, kube.EnvContext: "", kube.EnvTiltContext: ""}
+		e.disc = discovery.NewWatcher(nil)
 		return e, nil
 	}
 	kctx, err := TargetContext(p, opts.Context)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/kiln-dev/kiln/runtime/forward"
 	"github.com/kiln-dev/kiln/runtime/logs"
 	"github.com/kiln-dev/kiln/runtime/status"
+	"k8s.io/client-go/kubernetes"
 )
 
 // live is what kiln watch keeps running between updates: discovery of each resource's pods,
@@ -38,8 +40,16 @@ func (e *runner) startLive(spillDir string) *live {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &live{e: e, cancel: cancel, linked: map[string]bool{}, forward: map[string][]string{}}
 	l.disc = e.disc
-	l.logs = logs.New(e.kc.Client, logs.Options{Scrub: secretScrubber(e.plan), SpillDir: spillDir})
-	l.fwd = forward.New(forward.SPDYDialer(e.kc.Config, e.kc.Client), l.forwardChanged)
+	var client kubernetes.Interface
+	var dial forward.Dialer = func(context.Context, string, string) (forward.Tunnel, error) {
+		return nil, errors.New("no cluster: this kiln watch runs Docker Compose services only")
+	}
+	if e.kc != nil {
+		client = e.kc.Client
+		dial = forward.SPDYDialer(e.kc.Config, e.kc.Client)
+	} // else Docker Compose only: no pods, so no pod logs and no forwards
+	l.logs = logs.New(client, logs.Options{Scrub: secretScrubber(e.plan), SpillDir: spillDir})
+	l.fwd = forward.New(dial, l.forwardChanged)
 	changes, unsubscribe := l.disc.Subscribe()
 	lines, unfollow := l.logs.Subscribe(logs.Query{})
 	l.wg.Add(3)

@@ -46,7 +46,6 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 	out := output.New(opts.Out)
 	out.ScrubWith(secretScrubber(p))
 	sum := &Summary{}
-	opts.Options.needsCluster = true
 	e, err := open(ctx, p, opts.Options, out, sum)
 	if err != nil {
 		return secretScrubber(p).ScrubError(err)
@@ -107,6 +106,11 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 				continue
 			}
 			out.Line("kilnfile", "re-evaluated %s in %s", p.Main, round(time.Since(start)))
+			if e.kc == nil && !composeOnly(np) {
+				// This watch started with Docker Compose services only, and no cluster.
+				out.Line("kilnfile", "the project now declares Kubernetes objects, and this kiln watch runs without a cluster; nothing changes: stop it and start kiln watch again")
+				continue
+			}
 			if declaresNothing(np) && !declaresNothing(e.plan) {
 				// Most likely a file caught half-written, or emptied by mistake: pruning
 				// would tear the whole environment down. kiln down is the way to do that.

@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,14 +20,8 @@ import (
 // kiln down removes them and the project's network.
 func TestRunDockerCompose(t *testing.T) {
 	c := connect(t)
-	webPort, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	plainPort, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := freePorts(t, 2)
+	webPort, plainPort := ports[0], ports[1]
 	project := fmt.Sprintf("kilne2e%d", time.Now().UnixNano()%1000000)
 	files := map[string]string{
 		"web/Dockerfile":     "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
@@ -111,4 +108,86 @@ func TestRunDockerComposeWithoutCluster(t *testing.T) {
 	if left := dockerOutput(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+project); left != "" {
 		t.Errorf("kiln down left containers: %s", left)
 	}
+}
+
+// TestWatchDockerComposeWithoutCluster: kiln watch on Docker Compose services alone, with no
+// kubeconfig at all. An edit in a service's build context rebuilds its image and re-runs the
+// service with it; a service added to the compose file starts, and one removed is removed;
+// Ctrl-C leaves the services up.
+func TestWatchDockerComposeWithoutCluster(t *testing.T) {
+	ports := freePorts(t, 2)
+	webPort, plainPort := ports[0], ports[1]
+	project := fmt.Sprintf("kilnwatchnocluster%d", time.Now().UnixNano()%1000000)
+	composeFile := func(extra string) string {
+		return fmt.Sprintf("services:\n  web:\n    build: ./web\n    ports: [\"127.0.0.1:%d:8080\"]\n", webPort) + extra
+	}
+	plain := fmt.Sprintf("  plain:\n    image: %s\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo plain page > /www/index.html && exec httpd -f -p 8081 -h /www\"]\n    ports: [\"127.0.0.1:%d:8081\"]\n", BusyboxImage, plainPort)
+	dir := writeProject(t, map[string]string{
+		"web/Dockerfile":     "FROM " + BusyboxImage + "\nCOPY www /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+		"web/www/index.html": "one\n",
+		"docker-compose.yml": composeFile(""),
+		"Kilnfile":           fmt.Sprintf("docker_compose('docker-compose.yml', project_name=%q)\n", project),
+	})
+	write := func(rel, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answers := func(url, want string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := pollUntil(ctx, func() error {
+			if got, err := try(url); err != nil || got != want {
+				return fmt.Errorf("GET %s: %q, %v; want %q", url, got, err, want)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none")}
+	t.Cleanup(func() { kiln(t, env, "down", "-f", dir) })
+
+	w := startWatchEnv(t, env, "-f", dir)
+	w.waitFor("update (start) done", 3*time.Minute)
+	web := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
+	answers(web, "one")
+
+	write("web/www/index.html", "two\n")
+	w.waitFor("done in", 2*time.Minute)
+	answers(web, "two")
+
+	write("docker-compose.yml", composeFile(plain))
+	w.waitFor("done in", 2*time.Minute)
+	answers(fmt.Sprintf("http://127.0.0.1:%d/", plainPort), "plain page")
+
+	write("docker-compose.yml", composeFile(""))
+	w.waitFor("done in", 2*time.Minute)
+	if left := dockerOutput(t, "ps", "-a", "-q", "--filter", "name="+project+"-plain-1"); left != "" {
+		t.Errorf("the service removed from the compose file still has a container: %s", left)
+	}
+
+	if err := w.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("kiln watch after Ctrl-C: %v\n%s", err, w.stderr.String())
+	}
+	answers(web, "two")
+}
+
+// freePorts returns n free local ports.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	out := make([]int, n)
+	for i := range out {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = p
+	}
+	return out
 }

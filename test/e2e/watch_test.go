@@ -51,12 +51,21 @@ type watchSession struct {
 
 func startWatch(t testing.TB, args ...string) *watchSession {
 	t.Helper()
+	return startWatchEnv(t, nil, args...)
+}
+
+// startWatchEnv is startWatch with env (KEY=VALUE) added to kiln's environment.
+func startWatchEnv(t testing.TB, env []string, args ...string) *watchSession {
+	t.Helper()
 	bin, err := kilnBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &watchSession{t: t}
 	w.cmd = exec.Command(bin, append([]string{"watch"}, args...)...)
+	if env != nil {
+		w.cmd.Env = append(os.Environ(), env...)
+	}
 	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)

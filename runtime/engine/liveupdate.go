@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/kiln-dev/kiln/runtime/discovery"
 	"github.com/kiln-dev/kiln/runtime/liveupdate"
 	"github.com/kiln-dev/kiln/runtime/plan"
 	corev1 "k8s.io/api/core/v1"
@@ -159,26 +160,44 @@ func (e *runner) discoveredContainersOf(img *plan.Image) []liveupdate.Target {
 	var out []liveupdate.Target
 	seen := map[string]bool{}
 	for _, r := range e.plan.Resources {
-		uses := false
-		for _, ref := range r.Images {
-			uses = uses || ref == img.Ref
-		}
-		if !uses {
+		if !usesImage(r, img.Ref) {
 			continue
 		}
-		for _, pod := range e.disc.Pods(r.Name) {
-			if pod.Deleting || pod.Phase != string(corev1.PodRunning) {
-				continue
-			}
-			for _, c := range pod.Containers {
-				if c.Image == img.FullRef() && c.State == "running" && !seen[c.ContainerID] {
-					seen[c.ContainerID] = true
-					out = append(out, liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node})
-				}
+		for _, t := range e.runningContainers(r.Name, func(c discovery.Container) bool { return c.Image == img.FullRef() }) {
+			if !seen[t.ContainerID] {
+				seen[t.ContainerID] = true
+				out = append(out, t)
 			}
 		}
 	}
 	return out
+}
+
+// runningContainers are the running containers that match accepts in discovery's running
+// pods of a resource.
+func (e *runner) runningContainers(resource string, match func(discovery.Container) bool) []liveupdate.Target {
+	var out []liveupdate.Target
+	for _, pod := range e.disc.Pods(resource) {
+		if pod.Deleting || pod.Phase != string(corev1.PodRunning) {
+			continue
+		}
+		for _, c := range pod.Containers {
+			if c.State == "running" && match(c) {
+				out = append(out, liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node})
+			}
+		}
+	}
+	return out
+}
+
+// usesImage reports whether resource r deploys image ref.
+func usesImage(r plan.Resource, ref string) bool {
+	for _, used := range r.Images {
+		if used == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // running returns the ID of a pod's container when it runs.
@@ -216,20 +235,12 @@ func (e *runner) liveUpdateCustom(ctx context.Context, paths []string) bool {
 		return false
 	}
 	cd := res.CustomDeploy
-	var targets []liveupdate.Target
-	for _, pod := range e.disc.Pods(res.Name) {
-		if pod.Deleting || pod.Phase != string(corev1.PodRunning) {
-			continue
+	targets := e.runningContainers(res.Name, func(c discovery.Container) bool {
+		if cd.ContainerSelector != "" {
+			return c.Name == cd.ContainerSelector
 		}
-		for _, c := range pod.Containers {
-			if c.State != "running" {
-				continue
-			}
-			if cd.ContainerSelector != "" && c.Name == cd.ContainerSelector || cd.ContainerSelector == "" && sameRepository(c.Image, cd.ImageSelector) {
-				targets = append(targets, liveupdate.Target{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, ContainerID: c.ContainerID, Node: pod.Node})
-			}
-		}
-	}
+		return sameRepository(c.Image, cd.ImageSelector)
+	})
 	if len(targets) == 0 {
 		return false
 	}
@@ -259,11 +270,7 @@ func (e *runner) imageStarting(img *plan.Image) bool {
 		return false
 	}
 	for _, r := range e.plan.Resources {
-		uses := false
-		for _, ref := range r.Images {
-			uses = uses || ref == img.Ref
-		}
-		if !uses {
+		if !usesImage(r, img.Ref) {
 			continue
 		}
 		for _, pod := range e.disc.Pods(r.Name) {

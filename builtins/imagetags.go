@@ -133,53 +133,42 @@ func (s *State) findImageDeps() error {
 
 // imageOrder sorts images so that each comes after the images it builds FROM.
 func (s *State) imageOrder() ([]*imageTarget, error) {
-	byRef := map[string]*imageTarget{}
+	byNode := map[plan.NodeID]*imageTarget{}
+	nodes := make([]plan.NodeID, 0, len(s.images))
 	for _, img := range s.images {
-		byRef[img.Ref] = img
+		n := plan.ImageNode(img.Ref)
+		byNode[n] = img
+		nodes = append(nodes, n)
 	}
-	const (
-		visiting = 1
-		done     = 2
-	)
-	state := map[*imageTarget]int{}
-	var order []*imageTarget
-	var stack []string
-	var visit func(img *imageTarget) error
-	visit = func(img *imageTarget) error {
-		switch state[img] {
-		case done:
-			return nil
-		case visiting:
-			i := 0
-			for stack[i] != img.Ref {
-				i++
-			}
-			var chain []string
-			for _, ref := range stack[i:] {
-				chain = append(chain, fmt.Sprintf("%s (%s)", ref, byRef[ref].Pos))
-			}
-			return fmt.Errorf("%s: dependency cycle between images: %s -> %s; a Dockerfile cannot build FROM an image that builds FROM it", img.Pos, strings.Join(chain, " -> "), img.Ref)
-		}
-		state[img] = visiting
-		stack = append(stack, img.Ref)
+	deps := map[plan.NodeID][]plan.NodeID{}
+	for _, img := range s.images {
+		n := plan.ImageNode(img.Ref)
 		for _, d := range img.ImageDeps {
-			dep := byRef[d]
-			if dep == nil {
-				return fmt.Errorf("%s: image %q: image_deps names %q, which no docker_build or custom_build defines", img.Pos, img.Ref, d)
+			if byNode[plan.ImageNode(d)] == nil {
+				return nil, fmt.Errorf("%s: image %q: image_deps names %q, which no docker_build or custom_build defines", img.Pos, img.Ref, d)
 			}
-			if err := visit(dep); err != nil {
-				return err
-			}
+			deps[n] = append(deps[n], plan.ImageNode(d))
 		}
-		stack = stack[:len(stack)-1]
-		state[img] = done
-		order = append(order, img)
-		return nil
 	}
-	for _, img := range s.images {
-		if err := visit(img); err != nil {
-			return nil, err
+	// The plan's own graph orders the images and finds a cycle: one cycle detector for images
+	// and resources alike.
+	g, err := plan.NewGraph(nodes, deps)
+	var cycle *plan.CycleError
+	if errors.As(err, &cycle) {
+		var chain []string
+		for _, n := range cycle.Path[:len(cycle.Path)-1] {
+			img := byNode[n]
+			chain = append(chain, fmt.Sprintf("%s (%s)", img.Ref, img.Pos))
 		}
+		first := byNode[cycle.Path[0]]
+		return nil, fmt.Errorf("%s: dependency cycle between images: %s -> %s; a Dockerfile cannot build FROM an image that builds FROM it", first.Pos, strings.Join(chain, " -> "), first.Ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	order := make([]*imageTarget, 0, len(nodes))
+	for _, n := range g.Order() {
+		order = append(order, byNode[n])
 	}
 	return order, nil
 }

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -48,5 +49,24 @@ func TestGraphCycle(t *testing.T) {
 	p.Resources[0].ResourceDeps = []string{"nope"}
 	if _, err := BuildGraph(p); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("want an unknown dep named, got %v", err)
+	}
+}
+
+func TestNewGraphOrdersAndFindsCycles(t *testing.T) {
+	a, b, c := ImageNode("a"), ImageNode("b"), ImageNode("c")
+	g, err := NewGraph([]NodeID{c, b, a}, map[NodeID][]NodeID{c: {b, b}, b: {a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Order(); len(got) != 3 || got[0] != a || got[1] != b || got[2] != c {
+		t.Errorf("order %v, want a, b, c", got)
+	}
+	if len(g.Deps[c]) != 1 {
+		t.Errorf("deps of c %v: the duplicate was kept", g.Deps[c])
+	}
+	_, err = NewGraph([]NodeID{a, b}, map[NodeID][]NodeID{a: {b}, b: {a}})
+	var cycle *CycleError
+	if !errors.As(err, &cycle) || len(cycle.Path) != 3 || cycle.Path[0] != cycle.Path[2] {
+		t.Fatalf("a two-node cycle gave %v", err)
 	}
 }

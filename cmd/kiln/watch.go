@@ -47,7 +47,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer w.Close()
-	changes := make(chan []string)
+	changes := make(chan engine.ChangeBatch)
 	go func() {
 		defer close(changes)
 		for b := range w.Batches() {
@@ -58,7 +58,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) int {
 				continue
 			}
 			select {
-			case changes <- b.Paths:
+			case changes <- engine.ChangeBatch{Paths: b.Paths, Seen: b.Seen}:
 			case <-ctx.Done():
 				return
 			}

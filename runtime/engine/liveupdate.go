@@ -19,16 +19,9 @@ import (
 // all the paths, a path matches fall_back_on, no container of the image runs, or a sync
 // fails (the error is printed).
 func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
-	p := e.plan
-	var img *plan.Image
-	var change liveupdate.Change
-	for i := range p.Images {
-		if c, ok := liveupdate.Match(p.Dir, p.Images[i].LiveUpdate, paths); ok {
-			if img != nil {
-				return false // two images sync these files: rebuild both the ordinary way
-			}
-			img, change = &p.Images[i], c
-		}
+	img, change, many := e.syncingImage(paths)
+	if many {
+		return false // two images sync these files: rebuild both the ordinary way
 	}
 	if img == nil {
 		return e.liveUpdateCustom(ctx, paths)
@@ -71,6 +64,38 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 	e.out.Line(label, "live update: %d files copied, %d deleted, %d commands%s, into %d containers in %s",
 		len(change.Copies), len(change.Deletes), len(change.Runs), restarted, len(targets), round(time.Since(start)))
 	return true
+}
+
+// alreadyBuilt returns the image whose live_update covers every changed path, when each of
+// those changes was seen before the image's inputs were hashed: its build, and so every
+// container of its tag, has them already, and syncing them again (restarting the process)
+// would do nothing useful. Paths that no image syncs, or one change seen since, give nil.
+func (e *runner) alreadyBuilt(b ChangeBatch) *plan.Image {
+	img, _, _ := e.syncingImage(b.Paths)
+	if img == nil || img.Inputs.HashedAt.IsZero() || len(b.Seen) != len(b.Paths) {
+		return nil
+	}
+	for _, at := range b.Seen {
+		if !at.Before(img.Inputs.HashedAt) {
+			return nil
+		}
+	}
+	return img
+}
+
+// syncingImage returns the one image whose live_update covers every path, with what to do;
+// many is true, and img nil, when more than one image does.
+func (e *runner) syncingImage(paths []string) (img *plan.Image, change liveupdate.Change, many bool) {
+	p := e.plan
+	for i := range p.Images {
+		if c, ok := liveupdate.Match(p.Dir, p.Images[i].LiveUpdate, paths); ok {
+			if img != nil {
+				return nil, liveupdate.Change{}, true
+			}
+			img, change = &p.Images[i], c
+		}
+	}
+	return img, change, false
 }
 
 // syncInto applies a live update to one container. On kind, the files go in from the node

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/kiln-dev/kiln/runtime/liveupdate"
 	"github.com/kiln-dev/kiln/runtime/plan"
@@ -79,5 +80,38 @@ func TestSyncSources(t *testing.T) {
 	}
 	if !hasStep(lu, plan.StepInitialSync) || hasStep(lu, plan.StepRestartContainer) || hasStep(nil, plan.StepSync) {
 		t.Error("hasStep")
+	}
+}
+
+// A batch of synced files each seen before the image's inputs were hashed is in its build
+// already: nothing to sync. One change seen since, a file no image syncs, a batch without
+// times, or an image hashed at an unknown time, is a live update as usual.
+func TestAlreadyBuilt(t *testing.T) {
+	hashed := time.Unix(1000, 0)
+	sync := &plan.LiveUpdate{Steps: []plan.LiveUpdateStep{{Kind: plan.StepSync, Local: "build", Remote: "/app/build"}}}
+	e := &runner{plan: &plan.Plan{Dir: "/p", Images: []plan.Image{
+		{Ref: "web", LiveUpdate: sync, Inputs: plan.Inputs{HashedAt: hashed}},
+		{Ref: "unhashed", LiveUpdate: &plan.LiveUpdate{Steps: []plan.LiveUpdateStep{{Kind: plan.StepSync, Local: "other", Remote: "/o"}}}},
+	}}}
+	before, after := hashed.Add(-time.Millisecond), hashed.Add(time.Millisecond)
+	for _, c := range []struct {
+		name  string
+		batch ChangeBatch
+		want  string
+	}{
+		{"all seen before the hash", ChangeBatch{Paths: []string{"/p/build/a", "/p/build/b"}, Seen: []time.Time{before, before}}, "web"},
+		{"one seen after", ChangeBatch{Paths: []string{"/p/build/a", "/p/build/b"}, Seen: []time.Time{before, after}}, ""},
+		{"seen at the hash", ChangeBatch{Paths: []string{"/p/build/a"}, Seen: []time.Time{hashed}}, ""},
+		{"no times", ChangeBatch{Paths: []string{"/p/build/a"}}, ""},
+		{"outside every sync", ChangeBatch{Paths: []string{"/p/build/a", "/p/main.go"}, Seen: []time.Time{before, before}}, ""},
+		{"hashed at an unknown time", ChangeBatch{Paths: []string{"/p/other/x"}, Seen: []time.Time{before}}, ""},
+	} {
+		got := ""
+		if img := e.alreadyBuilt(c.batch); img != nil {
+			got = img.Ref
+		}
+		if got != c.want {
+			t.Errorf("%s: alreadyBuilt = %q, want %q", c.name, got, c.want)
+		}
 	}
 }

@@ -19,8 +19,8 @@ type WatchOptions struct {
 	// Evaluate re-evaluates the project, with the registry the cluster advertises ("" for
 	// none). Its error is shown and changes nothing that runs.
 	Evaluate func(ctx context.Context, registry string) (*plan.Plan, error)
-	// Changes delivers the absolute paths that changed, coalesced into batches.
-	Changes <-chan []string
+	// Changes delivers the files that changed, coalesced into batches.
+	Changes <-chan ChangeBatch
 	// Watch is called with every plan that becomes current, so that the caller watches the
 	// plan's inputs (runtime/filewatch).
 	Watch func(*plan.Plan) error
@@ -33,6 +33,15 @@ type WatchOptions struct {
 	// Logs, when set, is given the session's log manager as soon as it exists, so that the
 	// status API serves its lines (kiln logs).
 	Logs func(*logs.Manager)
+}
+
+// ChangeBatch is one batch of changed files (runtime/filewatch.Batch).
+type ChangeBatch struct {
+	// Paths are absolute.
+	Paths []string
+	// Seen[i] is when the latest change to Paths[i] was seen, or is absent (nil): a build
+	// whose inputs were hashed after that already has the change.
+	Seen []time.Time
 }
 
 // Watch brings the cluster to p as Run does, then keeps it equal to the project until ctx
@@ -74,7 +83,14 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			if !ok {
 				return nil
 			}
-			paths = batch
+			paths = batch.Paths
+			if img := e.alreadyBuilt(batch); img != nil {
+				// At the start of a watch, mostly: a local_resource wrote into the context
+				// before the image was hashed, and the watcher reports it only now.
+				out.Line("image "+img.Ref, "live update: nothing to sync; the %d changed files were in its build already", len(paths))
+				e.publishFileWatch(p.Dir, paths, "nothing: already in the build of image "+img.Ref)
+				continue
+			}
 		case name := <-opts.Triggers:
 			e.trigger(ctx, name)
 			continue

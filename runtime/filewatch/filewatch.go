@@ -69,6 +69,10 @@ type Batch struct {
 	// changed. They start with the Root.Path they are under, as given (made absolute): a root
 	// given through a symlink keeps that name.
 	Paths []string
+	// Seen[i] is when the watcher received the latest event for Paths[i], or found it
+	// changed in a rescan: that change was made no later than Seen[i], so whatever read the
+	// path after Seen[i] already had it.
+	Seen []time.Time
 	// Rescanned is true when the kernel dropped events (an inotify queue overflow) and the
 	// roots were rescanned: Paths then also holds every difference the rescan found.
 	Rescanned bool
@@ -94,16 +98,16 @@ type Watcher struct {
 
 	mu        sync.Mutex // guards everything below
 	closed    bool
-	global    *rules           // Options.Ignore (nil when empty)
-	roots     []*root          // in SetRoots order
-	byName    map[string]*root // the first root of each name, for Vouch
-	failed    bool             // something could not be watched: Vouch vouches for nothing
-	dirs      map[string]*dir  // the watched directories, by absolute path
-	pending   map[string]bool  // paths for the next batch
-	errs      []error          // errors for the next batch
-	activity  int              // counts reports, to restart the quiet period
-	overflow  bool             // events were lost: rescan before the next batch
-	rescanGen int              // marks the directories a rescan has visited
+	global    *rules               // Options.Ignore (nil when empty)
+	roots     []*root              // in SetRoots order
+	byName    map[string]*root     // the first root of each name, for Vouch
+	failed    bool                 // something could not be watched: Vouch vouches for nothing
+	dirs      map[string]*dir      // the watched directories, by absolute path
+	pending   map[string]time.Time // paths for the next batch, with when each was last reported
+	errs      []error              // errors for the next batch
+	activity  int                  // counts reports, to restart the quiet period
+	overflow  bool                 // events were lost: rescan before the next batch
+	rescanGen int                  // marks the directories a rescan has visited
 }
 
 // env holds what tests replace: the limits read from /proc and the call that adds a watch.
@@ -163,7 +167,7 @@ func newWatcher(opts Options, e env) (*Watcher, error) {
 		done:    make(chan struct{}),
 		global:  global,
 		dirs:    map[string]*dir{},
-		pending: map[string]bool{},
+		pending: map[string]time.Time{},
 	}
 	go w.loop()
 	return w, nil
@@ -356,7 +360,7 @@ func (w *Watcher) poke() {
 
 // report adds p to the next batch.
 func (w *Watcher) report(p string) {
-	w.pending[p] = true
+	w.pending[p] = time.Now()
 	w.activity++
 }
 
@@ -465,18 +469,21 @@ func (w *Watcher) takeBatch() (Batch, bool) {
 		return b, false
 	}
 	aliased := slices.ContainsFunc(w.roots, func(r *root) bool { return r.name != r.path })
-	b.Paths = make([]string, 0, len(w.pending))
-	for p := range w.pending {
-		if aliased {
-			b.Paths = w.names(b.Paths, p)
-		} else {
-			b.Paths = append(b.Paths, p)
+	seen := make([]seenPath, 0, len(w.pending))
+	var names []string
+	for p, at := range w.pending {
+		if !aliased {
+			seen = append(seen, seenPath{p, at})
+			continue
+		}
+		names = w.names(names[:0], p)
+		for _, n := range names {
+			seen = append(seen, seenPath{n, at})
 		}
 	}
-	sort.Strings(b.Paths)
-	b.Paths = slices.Compact(b.Paths)
+	b.Paths, b.Seen = sortSeen(seen)
 	b.Err = errors.Join(w.errs...)
-	w.pending = map[string]bool{}
+	w.pending = map[string]time.Time{}
 	w.errs = nil
 	return b, true
 }
@@ -504,13 +511,41 @@ func (w *Watcher) names(out []string, p string) []string {
 }
 
 func mergeBatches(a, b Batch) Batch {
-	paths := append(slices.Clip(a.Paths), b.Paths...)
-	sort.Strings(paths)
+	seen := make([]seenPath, 0, len(a.Paths)+len(b.Paths))
+	for _, x := range []Batch{a, b} {
+		for i, p := range x.Paths {
+			seen = append(seen, seenPath{p, x.Seen[i]})
+		}
+	}
+	paths, times := sortSeen(seen)
 	return Batch{
-		Paths:     slices.Compact(paths),
+		Paths:     paths,
+		Seen:      times,
 		Rescanned: a.Rescanned || b.Rescanned,
 		Err:       errors.Join(a.Err, b.Err),
 	}
+}
+
+// seenPath is a changed path and when it was last reported.
+type seenPath struct {
+	path string
+	at   time.Time
+}
+
+// sortSeen sorts the paths, and keeps each once, with the latest time it was reported.
+func sortSeen(seen []seenPath) ([]string, []time.Time) {
+	sort.Slice(seen, func(i, j int) bool {
+		if seen[i].path != seen[j].path {
+			return seen[i].path < seen[j].path
+		}
+		return seen[i].at.After(seen[j].at) // the latest first, which Compact keeps
+	})
+	seen = slices.CompactFunc(seen, func(a, b seenPath) bool { return a.path == b.path })
+	paths, times := make([]string, len(seen)), make([]time.Time, len(seen))
+	for i, s := range seen {
+		paths[i], times[i] = s.path, s.at
+	}
+	return paths, times
 }
 
 // join returns dir/name for an absolute clean dir.

@@ -12,10 +12,10 @@ import (
 
 // rescanNow runs the rescan with the lock held by the caller, and returns what it reported.
 func rescanNow(w *Watcher) []string {
-	w.pending = map[string]bool{}
+	w.pending = map[string]time.Time{}
 	w.rescan()
 	out := sortedKeys(w.pending)
-	w.pending = map[string]bool{}
+	w.pending = map[string]time.Time{}
 	return out
 }
 

@@ -290,6 +290,46 @@ func TestWatchLiveUpdate(t *testing.T) {
 	}
 }
 
+// TestWatchGoServiceExample runs the main example under kiln watch as a user would. The
+// start compiles, builds and deploys, and does not then sync the binary it just built into
+// the container again (the compile's writes are reported after the start's update). An edit
+// of the Go source recompiles, and the new binary is synced into the running container,
+// which re-executes it: the same pod serves the new reply.
+func TestWatchGoServiceExample(t *testing.T) {
+	c := connect(t)
+	dir := copyDir(t, filepath.Join(repoRoot(), "examples", "go-service"))
+	t.Cleanup(func() { kiln(t, nil, "down", "-f", dir, contextFlag(c)) })
+
+	w := startWatch(t, "-f", dir, contextFlag(c))
+	w.waitFor("update (start) done", 4*time.Minute)
+	serve(t, c, "default", "app=go-service", 8080, "Hello from go-service (up ")
+	uid := podUID(t, c, "default", "go-service")
+	if out := w.waitFor("nothing to sync; the", 10*time.Second); strings.Contains(out, "files copied") {
+		t.Errorf("the start synced the binary it had just built:\n%s", out)
+	}
+
+	main := filepath.Join(dir, "cmd", "server", "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Deployment sets the greeting: the edit is to the reply's format.
+	edited := bytes.Replace(src, []byte(`"%s (up %s)\n"`), []byte(`"%s (up %s, edited)\n"`), 1)
+	if bytes.Equal(edited, src) {
+		t.Fatal("the example's reply format moved: update this test")
+	}
+	if err := os.WriteFile(main, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := w.waitFor("live update: ", 3*time.Minute); !strings.Contains(out, "1 commands") || strings.Contains(out, "build  ") {
+		t.Errorf("the recompiled binary was not live-updated with its run() step:\n%s", out)
+	}
+	serve(t, c, "default", "app=go-service", 8080, ", edited)")
+	if got := podUID(t, c, "default", "go-service"); got != uid {
+		t.Errorf("the live update replaced the pod (%s → %s)", uid, got)
+	}
+}
+
 // BenchmarkLiveUpdateEdit: edit → file in the container, over 100 edits (or b.N, if more),
 // under kiln watch: from the write until kiln reports the sync done (the node's agent has
 // answered that the file is written). Reports p50 and p99, and logs the five slowest. Includes the watcher's 20 ms quiet period.

@@ -69,10 +69,11 @@ func (e *runner) liveUpdate(ctx context.Context, paths []string) bool {
 // alreadyBuilt returns the image whose live_update covers every changed path, when each of
 // those changes was seen before the image's inputs were hashed: its build, and so every
 // container of its tag, has them already, and syncing them again (restarting the process)
-// would do nothing useful. Paths that no image syncs, or one change seen since, give nil.
+// would do nothing useful. Paths that no image syncs, one change seen since, or a build of
+// that image that failed (its containers run an older build) give nil.
 func (e *runner) alreadyBuilt(b ChangeBatch) *plan.Image {
 	img, _, _ := e.syncingImage(b.Paths)
-	if img == nil || img.Inputs.HashedAt.IsZero() || len(b.Seen) != len(b.Paths) {
+	if img == nil || img.Inputs.HashedAt.IsZero() || len(b.Seen) != len(b.Paths) || e.buildFailed(img.Ref) {
 		return nil
 	}
 	for _, at := range b.Seen {
@@ -81,6 +82,14 @@ func (e *runner) alreadyBuilt(b ChangeBatch) *plan.Image {
 		}
 	}
 	return img
+}
+
+// buildFailed says whether the last build of image ref failed.
+func (e *runner) buildFailed(ref string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.results["image "+ref]
+	return r != nil && r.Status == "failed"
 }
 
 // syncingImage returns the one image whose live_update covers every path, with what to do;

@@ -92,7 +92,7 @@ func TestAlreadyBuilt(t *testing.T) {
 	e := &runner{plan: &plan.Plan{Dir: "/p", Images: []plan.Image{
 		{Ref: "web", LiveUpdate: sync, Inputs: plan.Inputs{HashedAt: hashed}},
 		{Ref: "unhashed", LiveUpdate: &plan.LiveUpdate{Steps: []plan.LiveUpdateStep{{Kind: plan.StepSync, Local: "other", Remote: "/o"}}}},
-	}}}
+	}}, results: map[string]*ResourceResult{}}
 	before, after := hashed.Add(-time.Millisecond), hashed.Add(time.Millisecond)
 	for _, c := range []struct {
 		name  string
@@ -113,5 +113,10 @@ func TestAlreadyBuilt(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: alreadyBuilt = %q, want %q", c.name, got, c.want)
 		}
+	}
+	// The build of that tag failed: the containers run an older one, which lacks the change.
+	e.results["image web"] = &ResourceResult{Status: "failed"}
+	if img := e.alreadyBuilt(ChangeBatch{Paths: []string{"/p/build/a"}, Seen: []time.Time{before}}); img != nil {
+		t.Errorf("after a failed build: alreadyBuilt = %q, want none", img.Ref)
 	}
 }

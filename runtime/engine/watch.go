@@ -87,7 +87,11 @@ func Watch(ctx context.Context, p *plan.Plan, opts WatchOptions) error {
 			if img := e.alreadyBuilt(batch); img != nil {
 				// At the start of a watch, mostly: a local_resource wrote into the context
 				// before the image was hashed, and the watcher reports it only now.
-				out.Line("image "+img.Ref, "live update: nothing to sync; the %d changed files were in its build already", len(paths))
+				what := fmt.Sprintf("the %d changed files were", len(paths))
+				if len(paths) == 1 {
+					what = "the changed file was"
+				}
+				out.Line("image "+img.Ref, "live update: nothing to sync; %s in its build already", what)
 				e.publishFileWatch(p.Dir, paths, "nothing: already in the build of image "+img.Ref)
 				continue
 			}
